@@ -1,0 +1,48 @@
+# Two commands matter on a fresh machine: `make demo` and `make test`.
+# Both create .venv with the project and its dev extra, pinned by requirements/dev.lock.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+LOCK   := requirements/dev.lock
+
+.PHONY: install test lint typecheck pytest demo bench docs lock clean
+
+$(STAMP): pyproject.toml $(LOCK)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "uv>=0.4"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r $(LOCK) -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check airflow_provider_usageintel tests dags_examples benchmarks
+	$(BIN)/ruff format --check airflow_provider_usageintel tests dags_examples benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+docs: $(STAMP)
+	$(BIN)/python -m airflow_provider_usageintel.docs_gen
+	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+test: lint typecheck pytest docs
+
+demo: $(STAMP)
+	$(BIN)/python -m airflow_provider_usageintel.demo
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+# Re-resolve the pinned dependency set (needs the package registry).
+lock:
+	test -x $(BIN)/uv || ($(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install --quiet uv)
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.10 --extra dev pyproject.toml -o $(LOCK)
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,375 @@
+"""The Usage Intelligence Reporting API v3, described once as data.
+
+The hook builds its calls from this table, the emulator registers its routes
+from it and ``docs/endpoints.md`` is generated from it, so the three cannot
+drift apart. Paths follow seed 000; the churn histograms (seed 001, a v2-era
+document) follow the v3 convention and can be overridden per hook.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
+
+
+class Paging(str, enum.Enum):
+    """How an endpoint splits a long answer into pages."""
+
+    NONE = "none"
+    #: clientPropertyList: send ``startAtClientId``; answer has ``nextClientId`` / ``reachedEnd``.
+    CLIENT_ID = "client_id"
+    #: propertyValues: send ``startAfter`` = last value of the previous page.
+    START_AFTER = "start_after"
+    #: data tables and key registry: ``paging: {startAt, maxResults}`` with returned/matching counts.
+    OFFSET = "offset"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One API call: how to send it and how to read its answer."""
+
+    name: str
+    method: str
+    path: str
+    group: str
+    summary: str
+    #: key of the answer that holds the payload (``None``: the whole body, or no body).
+    result_key: str | None = "result"
+    paging: Paging = Paging.NONE
+    #: reads may be re-sent after a network error; writes never once they may have arrived.
+    retry_safe: bool = True
+    #: needs a logged-in session (everything but the CSRF and login calls).
+    auth: bool = True
+    #: query parameters the endpoint accepts.
+    query: tuple[str, ...] = ()
+    #: keys of the answer that count pages for ``Paging.OFFSET`` (returned, matching).
+    page_counts: tuple[str, str] | None = None
+    #: the v2/seed-001 name of the call, for the docs.
+    aliases: tuple[str, ...] = field(default=())
+
+    @property
+    def takes_product_id(self) -> bool:
+        return "{product_id}" in self.path
+
+    def url_path(self, product_id: str | int | None = None) -> str:
+        if not self.takes_product_id:
+            return self.path
+        if product_id is None or str(product_id) == "":
+            raise UsageIntelligenceValidationError(
+                f"product_id: required by {self.name} ({self.method} {self.path}); "
+                "set it on the task or as the connection's extra 'product_id'"
+            )
+        return self.path.format(product_id=product_id)
+
+
+def _e(name: str, method: str, path: str, group: str, summary: str, **kw: object) -> Endpoint:
+    return Endpoint(name, method, path, group, summary, **kw)  # type: ignore[arg-type]
+
+
+_AUTH, _META, _EVT, _GEN, _ENG, _EVR, _CHURN, _LIC, _CUST, _EXC, _CLIENT, _RAW = (
+    "Auth",
+    "Metadata queries",
+    "Event tracking management",
+    "Generic reports",
+    "User engagement",
+    "Event tracking reports",
+    "Churn (lost installations)",
+    "License key registry",
+    "Custom event tracking",
+    "Exception tracking",
+    "Client profile",
+    "Raw data exports",
+)
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    _e(
+        "request_csrf",
+        "GET",
+        "/v3/request-csrf",
+        _AUTH,
+        "Obtain the CSRF cookie (204).",
+        result_key=None,
+        auth=False,
+    ),
+    _e(
+        "auth_web",
+        "POST",
+        "/v3/auth/web",
+        _AUTH,
+        "Log in; sets the RUI-Csrf and RUI-Session-Token cookies.",
+        result_key=None,
+        auth=False,
+    ),
+    _e(
+        "logout",
+        "POST",
+        "/v3/auth/logout",
+        _AUTH,
+        "Invalidate this session, or every session of the user.",
+        result_key=None,
+    ),
+    _e(
+        "product_properties",
+        "GET",
+        "/v3/meta/productProperties",
+        _META,
+        "Properties available for filtering and segmentation.",
+    ),
+    _e(
+        "property_values",
+        "POST",
+        "/v3/meta/propertyValues/{product_id}",
+        _META,
+        "Possible values of one property (granularity for os/geography/gpu).",
+        paging=Paging.START_AFTER,
+    ),
+    _e(
+        "event_names",
+        "GET",
+        "/v3/event-tracking/{product_id}",
+        _EVT,
+        "Event categories and names, and which are collected.",
+        query=("flat", "showEvents"),
+    ),
+    _e(
+        "date_range",
+        "POST",
+        "/v3/reporting/generic/dateRange/{product_id}",
+        _GEN,
+        "New/active/lost clients over a date range, optionally split by date and levels.",
+    ),
+    _e(
+        "current",
+        "POST",
+        "/v3/reporting/generic/current/{product_id}",
+        _GEN,
+        "Current state of the user base, optionally by levels.",
+    ),
+    _e(
+        "usage_distribution",
+        "POST",
+        "/v3/reporting/engagement/usageDistribution/{product_id}",
+        _ENG,
+        "Histograms of active days, sessions and runtime.",
+    ),
+    _e(
+        "lifetime_event_histogram",
+        "POST",
+        "/v3/reporting/eventTracking/lifetime/histogram/{product_id}",
+        _EVR,
+        "How often clients performed events over their lifetime.",
+    ),
+    _e(
+        "lifetime_event_data_table",
+        "POST",
+        "/v3/reporting/eventTracking/lifetime/dataTable/{product_id}",
+        _EVR,
+        "Paged table of every event and its lifetime counts.",
+        paging=Paging.OFFSET,
+        page_counts=("returnedEventsCount", "matchingEventsCount"),
+    ),
+    _e(
+        "basic_event_data_table",
+        "POST",
+        "/v3/reporting/eventTracking/basic/dataTable/{product_id}",
+        _EVR,
+        "Every known event within a date range.",
+    ),
+    _e(
+        "basic_event_timeline",
+        "POST",
+        "/v3/reporting/eventTracking/basic/timeline/{product_id}",
+        _EVR,
+        "Daily/weekly/monthly timeline of selected events.",
+    ),
+    _e(
+        "advanced_events",
+        "POST",
+        "/v3/reporting/eventTracking/advanced/fullReport/{product_id}",
+        _EVR,
+        "Detailed report of events selected for advanced tracking.",
+    ),
+    _e(
+        "churn_histogram_sessions",
+        "POST",
+        "/v3/reporting/churn/histogram/sessions/{product_id}",
+        _CHURN,
+        "Sessions before installations were lost.",
+        aliases=("POST /reporting/churn/histogram/sessions",),
+    ),
+    _e(
+        "churn_histogram_runtime",
+        "POST",
+        "/v3/reporting/churn/histogram/runtime/{product_id}",
+        _CHURN,
+        "Lifetime runtime (h:mm bins) of lost installations.",
+        aliases=("POST /reporting/churn/histogram/runtime",),
+    ),
+    _e(
+        "churn_histogram_days",
+        "POST",
+        "/v3/reporting/churn/histogram/days/{product_id}",
+        _CHURN,
+        "Lifetime in days of lost installations.",
+        aliases=("POST /reporting/churn/histogram/days",),
+    ),
+    _e(
+        "license_keys_search",
+        "POST",
+        "/v3/license-key-registry/{product_id}",
+        _LIC,
+        "Search the key registry (paged, sorted).",
+        result_key="results",
+        paging=Paging.OFFSET,
+        page_counts=("returnedKeysCount", "matchingKeysCount"),
+    ),
+    _e(
+        "license_keys_update",
+        "PATCH",
+        "/v3/license-key-registry/update/{product_id}",
+        _LIC,
+        "Update existing keys, one or a batch.",
+        result_key=None,
+        retry_safe=False,
+    ),
+    _e(
+        "license_keys_insert",
+        "POST",
+        "/v3/license-key-registry/update/{product_id}",
+        _LIC,
+        "Insert new keys, one or a batch.",
+        result_key=None,
+        retry_safe=False,
+    ),
+    _e(
+        "custom_events_last_lines",
+        "POST",
+        "/v3/customEventTracking/getLastLines/{product_id}",
+        _CUST,
+        "Latest custom events as JSON rows.",
+    ),
+    _e(
+        "custom_events_list_files",
+        "GET",
+        "/v3/customEventTracking/listFiles/{product_id}",
+        _CUST,
+        "Open daily, daily and monthly zipped CSV files.",
+        result_key=None,
+    ),
+    _e(
+        "custom_events_download_url",
+        "POST",
+        "/v3/customEventTracking/getDownloadUrl/{product_id}",
+        _CUST,
+        "Short-lived signed URL of one file.",
+        result_key="downloadUrl",
+    ),
+    _e(
+        "exceptions_last_lines",
+        "POST",
+        "/v3/exceptionTracking/getLastLines/{product_id}",
+        _EXC,
+        "Latest exceptions as JSON rows.",
+    ),
+    _e(
+        "exceptions_list_files",
+        "GET",
+        "/v3/exceptionTracking/listFiles/{product_id}",
+        _EXC,
+        "Open daily, daily and monthly zipped CSV files.",
+        result_key=None,
+    ),
+    _e(
+        "exceptions_download_url",
+        "POST",
+        "/v3/exceptionTracking/getDownloadUrl/{product_id}",
+        _EXC,
+        "Short-lived signed URL of one file.",
+        result_key="downloadUrl",
+    ),
+    _e(
+        "client_property_list",
+        "POST",
+        "/v3/reporting/clientPropertyList/{product_id}",
+        _CLIENT,
+        "Properties of clients, paged by client id.",
+        paging=Paging.CLIENT_ID,
+    ),
+    _e(
+        "client_property_list_export",
+        "POST",
+        "/v3/export/request/clientPropertyList/{product_id}",
+        _CLIENT,
+        "Request an export of every client's data.",
+        result_key=None,
+        retry_safe=False,
+    ),
+    _e(
+        "raw_events_list_files",
+        "GET",
+        "/v3/rawEvents/download/listFiles/{product_id}",
+        _RAW,
+        "Raw data export files (paid add-on, about 90 days kept).",
+        result_key="fileList",
+    ),
+    _e(
+        "raw_events_download_url",
+        "POST",
+        "/v3/rawEvents/download/getDownloadUrl/{product_id}",
+        _RAW,
+        "Short-lived signed URL of one raw export file.",
+        result_key="downloadUrl",
+    ),
+)
+
+BY_NAME: Mapping[str, Endpoint] = {e.name: e for e in ENDPOINTS}
+
+#: Endpoints that ``run_report`` accepts: every call that returns data, minus auth and file plumbing.
+REPORT_NAMES: tuple[str, ...] = (
+    "product_properties",
+    "property_values",
+    "event_names",
+    "date_range",
+    "current",
+    "usage_distribution",
+    "lifetime_event_histogram",
+    "lifetime_event_data_table",
+    "basic_event_data_table",
+    "basic_event_timeline",
+    "advanced_events",
+    "churn_histogram_sessions",
+    "churn_histogram_runtime",
+    "churn_histogram_days",
+    "license_keys_search",
+    "license_keys_update",
+    "license_keys_insert",
+    "custom_events_last_lines",
+    "exceptions_last_lines",
+    "client_property_list",
+    "client_property_list_export",
+)
+
+
+def endpoint(name: str, overrides: Mapping[str, str] | None = None) -> Endpoint:
+    """Look up an endpoint by name, applying per-connection path overrides."""
+    try:
+        found = BY_NAME[name]
+    except KeyError:
+        raise UsageIntelligenceValidationError(
+            f"report: unknown name {name!r} (allowed: {allowed(REPORT_NAMES)})"
+        ) from None
+    if overrides and name in overrides:
+        return replace(found, path=overrides[name])
+    return found
+
+
+def report_endpoint(name: str, overrides: Mapping[str, str] | None = None) -> Endpoint:
+    """Like :func:`endpoint`, restricted to the names ``run_report`` accepts."""
+    if name not in REPORT_NAMES:
+        raise UsageIntelligenceValidationError(
+            f"report: unknown name {name!r} (allowed: {allowed(REPORT_NAMES)})"
+        )
+    return endpoint(name, overrides)

@@ -1,0 +1,56 @@
+"""Errors raised by the provider.
+
+Every message is safe to log: none carries a password, API key, cookie, CSRF
+token or signed download URL. Callers that need to react programmatically use
+the attributes, not the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from airflow.sdk.exceptions import AirflowException
+
+
+class UsageIntelligenceError(AirflowException):
+    """Base class of every error this provider raises."""
+
+
+class UsageIntelligenceValidationError(UsageIntelligenceError, ValueError):
+    """Bad input, detected before any network call.
+
+    ``problems`` lists every problem found (each names the field and what is
+    allowed), so a DAG author fixes them all in one go.
+    """
+
+    def __init__(self, problems: str | Iterable[str]) -> None:
+        self.problems: list[str] = [problems] if isinstance(problems, str) else list(problems)
+        if len(self.problems) == 1:
+            message = self.problems[0]
+        else:
+            message = f"{len(self.problems)} problems:\n" + "\n".join(f"- {p}" for p in self.problems)
+        super().__init__(message)
+
+
+class UsageIntelligenceAPIError(UsageIntelligenceError):
+    """The server answered with an error status or a body we cannot use."""
+
+    def __init__(self, status: int | None, endpoint: str, reason: str) -> None:
+        self.status = status
+        self.endpoint = endpoint
+        self.reason = reason
+        status_text = f"HTTP {status}" if status is not None else "no HTTP status"
+        super().__init__(f"{endpoint} failed ({status_text}): {reason}")
+
+
+class UsageIntelligenceAuthError(UsageIntelligenceAPIError):
+    """Login failed, or the server kept refusing the session after a fresh login."""
+
+
+class UsageIntelligenceTransferError(UsageIntelligenceError):
+    """A file could not be fetched completely and intact (size or checksum mismatch, broken stream)."""
+
+
+def allowed(values: Sequence[object]) -> str:
+    """Render allowed values the same way in every message."""
+    return ", ".join(str(v) for v in values)

@@ -1,0 +1,367 @@
+"""What every HTTP API hook of this provider shares: settings, session, retries, errors, masking.
+
+The Usage Intelligence, Fluid Topics and FusionAuth hooks differ only in how
+they authenticate and how their servers phrase errors; everything else lives
+here once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from airflow.sdk import BaseHook
+from airflow.sdk.log import mask_secret
+from requests.adapters import HTTPAdapter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+
+from airflow_provider_usageintel.exceptions import (
+    UsageIntelligenceAPIError,
+    UsageIntelligenceValidationError,
+)
+from airflow_provider_usageintel.version import __version__
+
+T = TypeVar("T")
+
+#: statuses that say "not now": the request was not processed, so even a write may be re-sent.
+RETRY_ALWAYS = frozenset({429, 503})
+#: statuses worth another try for reads; a write may already have been applied behind a gateway.
+RETRY_IF_SAFE = frozenset({500, 502, 504})
+#: never retried: the same request would fail the same way.
+MAX_REASON_CHARS = 500
+LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def normalise_base_url(raw: str | None, default: str, port: int | None = None, *, allow_http: bool) -> str:
+    """Turn the connection's host field into a base URL: bare names get https, http needs loopback."""
+    value = (raw or "").strip() or default
+    if "://" not in value:
+        value = f"https://{value}"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageIntelligenceValidationError(
+            f"host: {raw!r} is not an API base URL (allowed: https://host[:port][/path] or a bare host name)"
+        )
+    netloc = parts.netloc
+    if port and parts.port is None:
+        netloc = f"{netloc}:{port}"
+    if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
+        raise UsageIntelligenceValidationError(
+            f"host: plain http to {parts.hostname} would send credentials unencrypted "
+            "(allowed: https, http to a loopback address, or set the extra 'allow_insecure_http': true)"
+        )
+    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "false", "0", "no"):
+        return value.strip().lower() in ("true", "1", "yes")
+    raise UsageIntelligenceValidationError(f"extra.{name}: {value!r} is not a boolean (allowed: true, false)")
+
+
+def _as_number(value: Any, name: str, *, minimum: float, integer: bool = False) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not number >= minimum or (integer and not number.is_integer()):
+        kind = "an integer" if integer else "a number"
+        raise UsageIntelligenceValidationError(f"extra.{name}: {value!r} is not {kind} >= {minimum:g}")
+    return number
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """Validated view of an Airflow connection, shared by every hook."""
+
+    base_url: str
+    login: str
+    password: str
+    extras: Mapping[str, Any]
+    timeout: float = 60.0
+    max_retries: int = 5
+    verify_ssl: bool = True
+    #: first backoff step in seconds (doubles each try, with jitter).
+    retry_wait: float = 1.0
+    #: upper bound of one wait, including a server's Retry-After.
+    max_retry_wait: float = 120.0
+    user_agent: str = field(default=f"airflow-provider-usageintel/{__version__}")
+
+    @classmethod
+    def from_connection(cls, conn: Any, default_base_url: str) -> ConnectionSettings:
+        extras: dict[str, Any] = dict(conn.extra_dejson or {})
+        allow_http = _as_bool(extras.get("allow_insecure_http", False), "allow_insecure_http")
+        return cls(
+            base_url=normalise_base_url(conn.host, default_base_url, conn.port, allow_http=allow_http),
+            login=conn.login or "",
+            password=conn.password or "",
+            extras=extras,
+            timeout=_as_number(extras.get("timeout", 60), "timeout", minimum=0.001),
+            max_retries=int(_as_number(extras.get("max_retries", 5), "max_retries", minimum=0, integer=True)),
+            verify_ssl=_as_bool(extras.get("verify_ssl", True), "verify_ssl"),
+            retry_wait=_as_number(extras.get("retry_wait", 1.0), "retry_wait", minimum=0),
+            max_retry_wait=_as_number(extras.get("max_retry_wait", 120.0), "max_retry_wait", minimum=0),
+        )
+
+
+class RetryableError(Exception):
+    """Internal: an attempt worth repeating failed; ``error`` is raised once no try is left."""
+
+    def __init__(self, error: UsageIntelligenceAPIError, retry_after: float | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """``Retry-After`` is either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def describe_network_error(exc: requests.RequestException) -> str:
+    """Name the failure without echoing the URL (it may be signed) or the request."""
+    kinds: list[tuple[type[BaseException], str]] = [
+        (requests.ConnectTimeout, "connect timeout"),
+        (requests.ReadTimeout, "read timeout"),
+        (requests.exceptions.SSLError, "TLS error"),
+        (requests.exceptions.ChunkedEncodingError, "connection broken while reading the body"),
+        (requests.ConnectionError, "connection failed"),
+    ]
+    for kind, text in kinds:
+        if isinstance(exc, kind):
+            return text
+    return type(exc).__name__
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """A refused or timed-out connect cannot have delivered the request, so even a write may be retried."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError) and not isinstance(exc, requests.ReadTimeout):
+        text = repr(exc.args[0]) if exc.args else ""
+        return "NewConnectionError" in text or "ConnectionRefused" in text
+    return False
+
+
+class ApiHookBase(BaseHook):
+    """A lazily created ``requests`` session with bounded, jittered retries and safe error messages.
+
+    Subclasses set the connection attributes, :attr:`default_base_url`, and
+    implement :meth:`_prepare_session` (authentication) and, if their servers
+    word errors differently, :meth:`_reason_from_body`.
+    """
+
+    conn_name_attr: ClassVar[str]
+    default_conn_name: ClassVar[str]
+    conn_type: ClassVar[str]
+    hook_name: ClassVar[str]
+    default_base_url: ClassVar[str]
+    #: HTTP connection pool size; transfers download several files at once.
+    pool_size: ClassVar[int] = 16
+
+    def __init__(self, conn_id: str | None = None, *, logger_name: str | None = None) -> None:
+        super().__init__(logger_name=logger_name)
+        self.conn_id = conn_id or self.default_conn_name
+        self._settings: ConnectionSettings | None = None
+        self._session: requests.Session | None = None
+
+    # -- settings and session ---------------------------------------------------------------
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        if self._settings is None:
+            conn = self.get_connection(self.conn_id)
+            settings = ConnectionSettings.from_connection(conn, self.default_base_url)
+            if settings.password:
+                mask_secret(settings.password)
+            self._settings = settings
+        return self._settings
+
+    def extra(self, name: str, default: Any = None) -> Any:
+        return self.settings.extras.get(name, default)
+
+    def get_conn(self) -> requests.Session:
+        """The session every call goes through, created (and authenticated) on first use."""
+        if self._session is None:
+            self._session = self._new_session()
+            self._prepare_session(self._session)
+        return self._session
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=self.pool_size, pool_maxsize=self.pool_size, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.verify = self.settings.verify_ssl
+        session.headers["User-Agent"] = self.settings.user_agent
+        return session
+
+    def _prepare_session(self, session: requests.Session) -> None:
+        """Authenticate the new session (set headers, log in...)."""
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        return f"{self.settings.base_url}{path}"
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        label: str | None = None,
+        retry_safe: bool = True,
+        session: requests.Session | None = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send one call with retries; return a 2xx response or raise a safe, descriptive error."""
+        label = label or f"{method} {path}"
+        http = session or self.get_conn()
+        kwargs.setdefault("timeout", self.settings.timeout)
+
+        def attempt() -> requests.Response:
+            return self._attempt(http, method, self.url(path), label, retry_safe, kwargs)
+
+        return self.with_retries(attempt, label)
+
+    def with_retries(self, func: Callable[[], T], label: str) -> T:
+        """Run ``func`` until it stops raising :class:`RetryableError` or the retry budget is spent."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception_type(RetryableError),
+            before_sleep=lambda state: self._log_retry(state, label),
+            reraise=True,
+        )
+        try:
+            return retrying(func)
+        except RetryableError as exc:
+            raise exc.error from None
+
+    def _attempt(
+        self,
+        http: requests.Session,
+        method: str,
+        url: str,
+        label: str,
+        retry_safe: bool,
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
+        try:
+            response = http.request(method, url, **kwargs)
+        except requests.RequestException as exc:
+            error = UsageIntelligenceAPIError(None, label, describe_network_error(exc))
+            if retry_safe or _never_sent(exc):
+                raise RetryableError(error) from None
+            raise UsageIntelligenceAPIError(
+                None,
+                label,
+                f"{describe_network_error(exc)}; not re-sent because the call is not idempotent "
+                "and may have reached the server",
+            ) from None
+        if response.ok:
+            return response
+        self._raise_for_response(response, label, retry_safe)
+        return response  # pragma: no cover - _raise_for_response always raises
+
+    def _raise_for_response(self, response: requests.Response, label: str, retry_safe: bool) -> None:
+        error = self.error_for(response, label)
+        status = response.status_code
+        response.close()
+        if status in RETRY_ALWAYS or (retry_safe and status in RETRY_IF_SAFE):
+            raise RetryableError(error, parse_retry_after(response.headers.get("Retry-After")))
+        raise error
+
+    def error_for(self, response: requests.Response, label: str) -> UsageIntelligenceAPIError:
+        return UsageIntelligenceAPIError(response.status_code, label, self.reason(response))
+
+    def reason(self, response: requests.Response) -> str:
+        """The server's own words for an error, trimmed; never the request."""
+        try:
+            text = response.text
+        except requests.RequestException:
+            return response.reason or "no reason given"
+        reason: str | None = None
+        try:
+            reason = self._reason_from_body(json.loads(text))
+        except ValueError:
+            reason = None
+        reason = reason or text.strip() or response.reason or "no reason given"
+        return reason[:MAX_REASON_CHARS]
+
+    def _reason_from_body(self, body: Any) -> str | None:
+        if isinstance(body, dict):
+            for key in ("reason", "message", "error", "detail"):
+                if isinstance(body.get(key), str) and body[key]:
+                    return str(body[key])
+        return None
+
+    def backoff_seconds(self, attempt: int, retry_after: float | None = None) -> float:
+        """Exponential backoff with jitter; a server's Retry-After wins when longer."""
+        settings = self.settings
+        step = settings.retry_wait * (2 ** (attempt - 1))
+        wait = random.uniform(0.5 * step, step)  # noqa: S311 - jitter, not cryptography
+        if retry_after is not None:
+            wait = max(wait, retry_after)
+        return min(wait, settings.max_retry_wait)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = exc.retry_after if isinstance(exc, RetryableError) else None
+        return self.backoff_seconds(state.attempt_number, retry_after)
+
+    def _log_retry(self, state: RetryCallState, label: str) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        self.log.warning(
+            "%s: %s; retry %d/%d in %.1f s",
+            label,
+            exc,
+            state.attempt_number,
+            self.settings.max_retries,
+            wait,
+        )
+
+    @staticmethod
+    def json_body(response: requests.Response, label: str) -> Any:
+        """Decode a JSON answer, or say which endpoint sent something else."""
+        try:
+            return response.json()
+        except ValueError:
+            snippet = response.text[:200].strip()
+            raise UsageIntelligenceAPIError(
+                response.status_code, label, f"expected a JSON answer, got {snippet!r}"
+            ) from None
