@@ -347,9 +347,8 @@ class ApiHookBase(BaseHook):
         exc = state.outcome.exception() if state.outcome else None
         wait = state.next_action.sleep if state.next_action else 0.0
         self.log.warning(
-            "%s: %s; retry %d/%d in %.1f s",
-            label,
-            exc,
+            "%s; retry %d/%d in %.1f s",
+            exc if exc is not None else label,
             state.attempt_number,
             self.settings.max_retries,
             wait,

@@ -11,7 +11,8 @@ replays the call once.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+import json
+from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import IO, Any, ClassVar
 from urllib.parse import urlsplit
@@ -19,7 +20,7 @@ from urllib.parse import urlsplit
 import requests
 from airflow.sdk.log import mask_secret
 
-from airflow_provider_usageintel.api.endpoints import Endpoint, Paging, endpoint, report_endpoint
+from airflow_provider_usageintel.api.endpoints import BY_NAME, Endpoint, Paging, endpoint, report_endpoint
 from airflow_provider_usageintel.api.files import (
     FileKind,
     FileRecord,
@@ -27,6 +28,7 @@ from airflow_provider_usageintel.api.files import (
     check_file_name,
     parse_file_list,
 )
+from airflow_provider_usageintel.api.validation import validate_request
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceAPIError,
     UsageIntelligenceAuthError,
@@ -46,6 +48,26 @@ DEFAULT_ORIGIN = "https://analytics.revenera.com"
 SESSION_COOKIES = ("RUI-Session-Token", "RUI-Csrf")
 #: "Cookie Missing" on login is cured by a fresh CSRF cookie; more tries than this means something else.
 COOKIE_MISSING_TRIES = 3
+
+
+ReportRequest = Mapping[str, Any] | list[Mapping[str, Any]] | None
+ReportMethod = Callable[["UsageIntelligenceHook", ReportRequest, "str | int | None"], Any]
+
+
+def report_method(name: str) -> ReportMethod:
+    """A documented hook method for one report of the endpoint table, delegating to ``run_report``."""
+    ep = BY_NAME[name]
+
+    def method(
+        self: UsageIntelligenceHook,
+        request: ReportRequest = None,
+        product_id: str | int | None = None,
+    ) -> Any:
+        return self.run_report(name, request, product_id)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = f"{ep.summary}\n\n``{ep.method} {ep.path}``; the request is validated first."
+    return method
 
 
 class UsageIntelligenceHook(ApiHookBase):
@@ -149,8 +171,8 @@ class UsageIntelligenceHook(ApiHookBase):
         for attempt in range(1, COOKIE_MISSING_TRIES + 1):
             session.cookies.clear()
             self._logged_in = False
-            self.send(csrf.method, csrf.path, session=session)
             try:
+                self.send(csrf.method, csrf.path, session=session)
                 self.send(auth.method, auth.path, json=credentials, session=session)
             except UsageIntelligenceAPIError as exc:
                 cookie_missing = "cookie missing" in exc.reason.lower()
@@ -249,14 +271,45 @@ class UsageIntelligenceHook(ApiHookBase):
             raise
 
     def run_report(
-        self, name: str, request: Mapping[str, Any] | None = None, product_id: str | int | None = None
+        self,
+        name: str,
+        request: ReportRequest = None,
+        product_id: str | int | None = None,
     ) -> Any:
-        """Run any report of the endpoint table by name and return its payload."""
+        """Run any report of the endpoint table by name and return its payload.
+
+        ``request`` is the JSON body (query parameters for GET reports); the
+        license key writes also take a list of keys (a batch).
+        """
         ep = report_endpoint(name, self.path_overrides)
-        body = dict(request or {})
+        body: Any = [dict(item) for item in request] if isinstance(request, list) else dict(request or {})
+        validate_request(name, body)
         if ep.method == "GET":
-            return self._payload(ep, self.call(ep, product_id=product_id, params=body))
+            params = {k: json.dumps(v) if isinstance(v, bool) else v for k, v in body.items()}
+            return self._payload(ep, self.call(ep, product_id=product_id, params=params))
         return self._payload(ep, self.call(ep, product_id=product_id, body=body))
+
+    # One named method per report, generated from the endpoint table (see ``report_method``).
+    property_values = report_method("property_values")
+    event_names = report_method("event_names")
+    date_range = report_method("date_range")
+    current = report_method("current")
+    usage_distribution = report_method("usage_distribution")
+    lifetime_event_histogram = report_method("lifetime_event_histogram")
+    lifetime_event_data_table = report_method("lifetime_event_data_table")
+    basic_event_data_table = report_method("basic_event_data_table")
+    basic_event_timeline = report_method("basic_event_timeline")
+    advanced_events = report_method("advanced_events")
+    churn_histogram_sessions = report_method("churn_histogram_sessions")
+    churn_histogram_runtime = report_method("churn_histogram_runtime")
+    churn_histogram_days = report_method("churn_histogram_days")
+    license_keys_search = report_method("license_keys_search")
+    license_keys_update = report_method("license_keys_update")
+    license_keys_insert = report_method("license_keys_insert")
+    custom_events_last_lines = report_method("custom_events_last_lines")
+    exceptions_last_lines = report_method("exceptions_last_lines")
+    client_property_list = report_method("client_property_list")
+    client_property_list_export = report_method("client_property_list_export")
 
     @staticmethod
     def _payload(ep: Endpoint, answer: Any) -> Any:

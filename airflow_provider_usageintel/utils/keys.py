@@ -1,0 +1,67 @@
+"""Where an archived file lands in S3, and what metadata it carries."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+from airflow_provider_usageintel.api.files import FileRecord, check_file_name
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
+
+DEFAULT_KEY_TEMPLATE = "{prefix}/{product_id}/{file_kind}/{frequency}/{yyyy}/{mm}/{file_name}"
+#: open (non-final) files change until the day closes; they live apart and are overwritten.
+OPEN_KEY_TEMPLATE = "{prefix}/open/{product_id}/{file_kind}/{file_name}"
+KEY_FIELDS = ("prefix", "product_id", "file_kind", "frequency", "yyyy", "mm", "dd", "file_name")
+
+
+def check_key_template(template: str, field_name: str = "key_template") -> str:
+    """Refuse unknown placeholders, and templates that do not end with the file name."""
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as exc:
+        raise UsageIntelligenceValidationError(
+            f"{field_name}: {template!r} is not a valid template ({exc})"
+        ) from None
+    unknown = sorted(set(names) - set(KEY_FIELDS))
+    if unknown:
+        raise UsageIntelligenceValidationError(
+            f"{field_name}: unknown placeholder(s) {', '.join(unknown)} (allowed: {allowed(KEY_FIELDS)})"
+        )
+    if "file_name" not in names:
+        raise UsageIntelligenceValidationError(
+            f"{field_name}: must contain {{file_name}} so that every file gets its own key"
+        )
+    return template
+
+
+def object_key(record: FileRecord, product_id: str, prefix: str, template: str | None = None) -> str:
+    """The S3 key of an archived file; open files go under ``open/`` unless a template says otherwise."""
+    if template is None:
+        template = OPEN_KEY_TEMPLATE if not record.is_final else DEFAULT_KEY_TEMPLATE
+    check_key_template(template)
+    yyyy, mm, dd = record.start_date.split("-")
+    key = template.format(
+        prefix=prefix.strip("/"),
+        product_id=product_id,
+        file_kind=record.file_kind,
+        frequency=record.frequency,
+        yyyy=yyyy,
+        mm=mm,
+        dd=dd,
+        file_name=check_file_name(record.file_name),
+    )
+    return key.lstrip("/")
+
+
+def object_metadata(record: FileRecord, product_id: str, size: int, sha256: str) -> dict[str, Any]:
+    """User metadata of an archived object: enough to verify it and to skip it on re-runs."""
+    return {
+        "source-file-name": record.file_name,
+        "source-file-kind": record.file_kind,
+        "source-frequency": record.frequency,
+        "source-product-id": product_id,
+        "source-start-date": record.start_date,
+        "source-stop-date": record.stop_date,
+        "size": size,
+        "sha256": sha256,
+    }

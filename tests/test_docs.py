@@ -1,0 +1,21 @@
+"""Pages generated from code must match the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from airflow_provider_usageintel.api import reference
+from airflow_provider_usageintel.api.endpoints import ENDPOINTS
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+def test_endpoint_reference_is_generated_from_the_table():
+    committed = (DOCS / "endpoints.md").read_text(encoding="utf-8")
+    assert committed == reference.render(), "docs/endpoints.md is stale: run `make gen-docs`"
+
+
+def test_every_endpoint_is_in_the_reference():
+    text = reference.render()
+    for ep in ENDPOINTS:
+        assert f"`{ep.method} {ep.path}`" in text
