@@ -232,7 +232,8 @@ def test_plain_http_to_a_remote_host_is_refused(monkeypatch):
             }
         ),
     )
-    with pytest.raises(UsageIntelligenceValidationError, match=r"host: plain http to analytics\.example\.com"):
+    expected = r"host: plain http to analytics\.example\.com"
+    with pytest.raises(UsageIntelligenceValidationError, match=expected):
         UsageIntelligenceHook().list_files("custom_events", product_id=1)
 
 
