@@ -5,14 +5,24 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-# Airflow reads AIRFLOW_HOME at import time: isolate it before anything imports airflow.
-os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="usageintel-tests-"))
-os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# Airflow reads its configuration at import time: isolate it before anything imports airflow.
+os.environ["AIRFLOW_HOME"] = tempfile.mkdtemp(prefix="usageintel-tests-")
+os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(Path(__file__).resolve().parent / "dags")
+# boto3 must never find real credentials or endpoints on a developer's machine.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+)
 
 UI_CONN_ENV = "AIRFLOW_CONN_USAGE_INTELLIGENCE_DEFAULT"
 #: fast retries keep fault tests quick without changing what is retried.
@@ -57,3 +67,58 @@ def hook_logs() -> Iterator[CapturedLogs]:
 
     with structlog.testing.capture_logs() as events:
         yield CapturedLogs(events)
+
+
+@pytest.fixture(scope="session")
+def airflow_db() -> None:
+    """A migrated SQLite metadata database in the session's AIRFLOW_HOME, for ``dag.test()``."""
+    from tests.airflow_utils import migrate_db
+
+    migrate_db()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3 server on a free loopback port (a real socket, like the emulator)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@dataclass
+class S3Target:
+    client: Any
+    bucket: str
+    endpoint_url: str
+
+    def keys(self, prefix: str = "") -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+
+    def read(self, key: str) -> bytes:
+        return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())
+
+    def head(self, key: str) -> dict[str, Any]:
+        return dict(self.client.head_object(Bucket=self.bucket, Key=key))
+
+    def multipart_uploads(self) -> list[dict[str, Any]]:
+        return list(self.client.list_multipart_uploads(Bucket=self.bucket).get("Uploads", []))
+
+
+@pytest.fixture
+def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> S3Target:
+    """A fresh bucket on the moto server, and ``aws_default`` pointing at it."""
+    import boto3
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_AWS_DEFAULT",
+        json.dumps({"conn_type": "aws", "extra": {"endpoint_url": s3_server, "region_name": "us-east-1"}}),
+    )
+    client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
+    bucket = f"archive-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return S3Target(client, bucket, s3_server)
