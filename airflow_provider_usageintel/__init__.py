@@ -1,4 +1,4 @@
-"""Apache Airflow provider for product-usage analytics: Revenera Usage Intelligence, Fluid Topics, FusionAuth."""
+"""Apache Airflow provider for product-usage analytics (Revenera Usage Intelligence and more)."""
 
 from airflow_provider_usageintel.version import __version__
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -105,8 +106,9 @@ def print_table(landed: list[dict[str, Any]]) -> None:
 
 def main() -> int:
     os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="usageintel-demo-"))
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request access log
     started = time.monotonic()
-    config = EmulatorConfig(days=14)
+    config = EmulatorConfig(days=40)
     with EmulatorServer(config) as emulator, s3_server() as s3_endpoint:
         print(f"Usage Intelligence emulator: {emulator.url}")
         print(f"S3 stand-in (moto):          {s3_endpoint}")

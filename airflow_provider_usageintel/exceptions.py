@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from airflow.sdk.exceptions import AirflowException
 
+class UsageIntelligenceError(Exception):
+    """Base class of every error this provider raises.
 
-class UsageIntelligenceError(AirflowException):
-    """Base class of every error this provider raises."""
+    A plain ``Exception`` on purpose: the API description, the validators and
+    the emulator share these errors and must not need Airflow to import (Airflow
+    fails a task on any exception alike).
+    """
 
 
 class UsageIntelligenceValidationError(UsageIntelligenceError, ValueError):

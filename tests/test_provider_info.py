@@ -52,7 +52,7 @@ def test_connection_type_in_airflow_form_metadata():
 
     manager = ProvidersManager()
     assert "airflow-provider-usageintel" in manager.providers
-    assert "usage_intelligence" in manager.hooks
+    assert "usage_intelligence" in manager.field_behaviours
     behaviour = manager.field_behaviours["usage_intelligence"]
     assert behaviour["relabeling"] == {"host": "API base URL", "login": "User name"}
     widgets = manager.connection_form_widgets

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from types import TracebackType
 from typing import IO, Any, ClassVar
@@ -93,6 +94,10 @@ class UsageIntelligenceHook(ApiHookBase):
         self._product_id = product_id
         self._logged_in = False
         self._download_session: requests.Session | None = None
+        # Transfers share one hook across threads: one login at a time, and a 401 seen by
+        # several threads leads to one fresh login (the generation tells who came late).
+        self._login_lock = threading.RLock()
+        self._login_generation = 0
 
     # -- Airflow connection form ------------------------------------------------------------
 
@@ -165,6 +170,10 @@ class UsageIntelligenceHook(ApiHookBase):
 
     def login(self) -> None:
         """Log in now (normally done on first use); a fresh CSRF cookie cures "Cookie Missing"."""
+        with self._login_lock:
+            self._login()
+
+    def _login(self) -> None:
         session = self.get_conn()
         csrf, auth = endpoint("request_csrf"), endpoint("auth_web")
         credentials = {"userName": self.settings.login, "password": self.settings.password}
@@ -185,6 +194,7 @@ class UsageIntelligenceHook(ApiHookBase):
             break
         self._mask_session_cookies(session)
         self._logged_in = True
+        self._login_generation += 1
         self.log.info("Logged in to %s as %s", self.settings.base_url, self.settings.login)
 
     @staticmethod
@@ -252,15 +262,19 @@ class UsageIntelligenceHook(ApiHookBase):
     def _send_logged_in(
         self, ep: Endpoint, path: str, label: str, kwargs: dict[str, Any]
     ) -> requests.Response:
-        if not self._logged_in:
-            self.login()
+        with self._login_lock:
+            if not self._logged_in:
+                self.login()
+            generation = self._login_generation
         try:
             return self.send(ep.method, path, label=label, retry_safe=ep.retry_safe, **kwargs)
         except UsageIntelligenceAPIError as exc:
             if exc.status != 401:
                 raise
-        self.log.info("Session no longer valid (HTTP 401 on %s); logging in again", label)
-        self.login()
+        with self._login_lock:
+            if generation == self._login_generation:  # nobody logged in again meanwhile
+                self.log.info("Session no longer valid (HTTP 401 on %s); logging in again", label)
+                self.login()
         try:
             return self.send(ep.method, path, label=label, retry_safe=ep.retry_safe, **kwargs)
         except UsageIntelligenceAPIError as exc:
@@ -514,14 +528,14 @@ class UsageIntelligenceHook(ApiHookBase):
 
 
 def _mask_url(url: str) -> None:
-    """Register the URL and its path+query, the part ``requests`` and ``urllib3`` put in their errors."""
+    """Register the secret part of a signed URL: its query string (or, lacking one, its path).
+
+    One pattern per URL: the masker recompiles one alternation of every secret on each
+    registration, so a long backfill must not register several forms of each URL. Any
+    log line holding the URL, or the request target ``urllib3`` prints, is then masked.
+    """
     parts = urlsplit(url)
-    mask_secret(url)
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
-    if len(target) > 8:
-        mask_secret(target)
-    if parts.query:
-        mask_secret(parts.query)
+    mask_secret(parts.query or parts.path)
 
 
 NULL = "<NULL>"

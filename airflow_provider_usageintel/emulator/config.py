@@ -1,0 +1,75 @@
+"""Settings of one emulator instance.
+
+Everything that shapes the served data lives here, so two servers built from
+equal configs answer byte for byte the same (apart from random tokens).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+DEFAULT_ORIGIN = "https://analytics.revenera.com"
+DEFAULT_USER = "demo@example.com"
+DEFAULT_PASSWORD = "demo-password"  # noqa: S105 - a documented demo credential, not a secret
+DEFAULT_PRODUCT_ID = "1234567890"
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.timezone.utc).date()
+
+
+def _default_products() -> list[str]:
+    return [DEFAULT_PRODUCT_ID]
+
+
+@dataclass
+class EmulatorConfig:
+    """What the emulated account holds and how strict the server is."""
+
+    host: str = "127.0.0.1"
+    #: 0 lets the operating system pick a free port.
+    port: int = 0
+    user: str = DEFAULT_USER
+    password: str = DEFAULT_PASSWORD
+    product_ids: list[str] = field(default_factory=_default_products)
+    #: days of history before the initial ``today``; the start of history never moves.
+    days: int = 60
+    seed: int = 0
+    #: approximate size of every generated zip file.
+    file_size_kb: int = 16
+    #: exact zip sizes in bytes by file name, overriding ``file_size_kb``.
+    file_sizes: dict[str, int] = field(default_factory=dict)
+    #: the simulated date at start; it only moves through the control API.
+    today: dt.date = field(default_factory=utc_today)
+    origin: str = DEFAULT_ORIGIN
+    session_idle_seconds: float = 1800.0
+    download_url_ttl_seconds: float = 300.0
+    raw_events_retention_days: int = 90
+    clients_per_product: int = 300
+    client_page_size: int = 200
+
+    def __post_init__(self) -> None:
+        self.product_ids = [str(p) for p in self.product_ids]
+        problems = [p for p in self._problems() if p]
+        if problems:
+            raise ValueError("invalid emulator config: " + "; ".join(problems))
+
+    def _problems(self) -> list[str]:
+        return [
+            "" if self.product_ids else "product_ids: at least one product is required",
+            "" if all(p.isdigit() for p in self.product_ids) else "product_ids: must be numeric strings",
+            "" if len(set(self.product_ids)) == len(self.product_ids) else "product_ids: duplicates",
+            "" if self.days >= 1 else "days: must be at least 1",
+            "" if self.file_size_kb >= 2 else "file_size_kb: must be at least 2",
+            "" if self.clients_per_product >= 1 else "clients_per_product: must be at least 1",
+            "" if self.client_page_size >= 1 else "client_page_size: must be at least 1",
+            "" if self.raw_events_retention_days >= 1 else "raw_events_retention_days: must be at least 1",
+            "" if self.session_idle_seconds >= 0 else "session_idle_seconds: must not be negative",
+            "" if self.download_url_ttl_seconds >= 0 else "download_url_ttl_seconds: must not be negative",
+            "" if 0 <= self.port <= 65535 else "port: must be between 0 and 65535",
+        ]
+
+    @property
+    def history_start(self) -> dt.date:
+        return self.today - dt.timedelta(days=self.days)

@@ -1,0 +1,896 @@
+"""Deterministic synthetic account data: clients, events, the file catalogue and CSV content.
+
+Everything derives from the config's ``seed`` through string-seeded
+``random.Random`` instances and keyed hashes, never from process state, so two
+emulators with equal configs serve identical data and a failing test can be
+replayed. Reports computed later reuse :class:`Client`,
+:data:`PRODUCT_PROPERTIES` and :meth:`Client.property_value`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any, Literal
+
+from airflow_provider_usageintel.api.files import FileKind, Frequency, check_file_name
+from airflow_provider_usageintel.emulator.config import EmulatorConfig
+from airflow_provider_usageintel.emulator.zipstream import (
+    MAX_ZIP_SIZE,
+    RepeatedContent,
+    StoredZip,
+    member_length_for,
+    zip_overhead,
+)
+
+PropertyValue = str | int | bool | dt.date | None
+PropertyKind = Literal["string", "numeric", "date", "special"]
+
+#: rows of one file are a repeated block of about this size: generation cost stays flat.
+BLOCK_TARGET = 1024 * 1024
+#: every generated row is shorter than this, so a member of this body length holds a row.
+MIN_BODY_BYTES = 1024
+_NEWLINE = "\r\n"
+_MASK64 = (1 << 64) - 1
+
+
+# --------------------------------------------------------------------------- catalogues
+
+
+@dataclass(frozen=True)
+class OperatingSystem:
+    platform: str
+    version: str
+    edition: str
+    dot_net_versions: tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
+class Place:
+    continent: str
+    country: str
+    us_states: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EventType:
+    category: str
+    name: str
+    weight: float
+    #: inclusive range of the numeric ``eventValue``; ``None``: the event carries no value.
+    value_range: tuple[int, int] | None = None
+    #: selected for advanced tracking (the advanced events report).
+    advanced: bool = False
+
+
+@dataclass(frozen=True)
+class ExceptionType:
+    exception_class: str
+    message: str
+    method: str
+    weight: float
+
+
+_WINDOWS_DOTNET: tuple[str | None, ...] = ("4.8", "4.7.2", "6.0", "8.0")
+_WIN = "Microsoft Windows"
+OPERATING_SYSTEMS: tuple[tuple[OperatingSystem, float], ...] = (
+    (OperatingSystem(_WIN, f"{_WIN} 11", f"{_WIN} 11 Pro", _WINDOWS_DOTNET), 20),
+    (OperatingSystem(_WIN, f"{_WIN} 11", f"{_WIN} 11 Home", _WINDOWS_DOTNET), 12),
+    (OperatingSystem(_WIN, f"{_WIN} 10", f"{_WIN} 10 Pro", _WINDOWS_DOTNET), 22),
+    (OperatingSystem(_WIN, f"{_WIN} 10", f"{_WIN} 10 Home", _WINDOWS_DOTNET), 10),
+    (OperatingSystem(_WIN, f"{_WIN} 7", f"{_WIN} 7 Professional", ("4.8",)), 3),
+    (OperatingSystem("macOS", "macOS 14", "macOS 14 Sonoma", (None,)), 14),
+    (OperatingSystem("macOS", "macOS 13", "macOS 13 Ventura", (None,)), 8),
+    (OperatingSystem("Linux", "Ubuntu 22.04", "Ubuntu 22.04 LTS", (None,)), 7),
+    (OperatingSystem("Linux", "Fedora 39", "Fedora 39 Workstation", (None,)), 4),
+)
+PLACES: tuple[tuple[Place, float], ...] = (
+    (Place("NA", "US", ("US-NY", "US-NJ", "US-CA", "US-TX", "US-KS", "US-WA")), 30),
+    (Place("NA", "CA"), 6),
+    (Place("EU", "DE"), 12),
+    (Place("EU", "FR"), 8),
+    (Place("EU", "GB"), 9),
+    (Place("EU", "MT"), 2),
+    (Place("AS", "JP"), 8),
+    (Place("AS", "IN"), 9),
+    (Place("OC", "AU"), 5),
+    (Place("SA", "BR"), 6),
+    (Place("AF", "ZA"), 3),
+)
+GPUS: tuple[tuple[str, str], ...] = (
+    ("NVIDIA", "NVIDIA GeForce RTX 3060"),
+    ("NVIDIA", "NVIDIA GeForce GTX 1650"),
+    ("Intel", "Intel UHD Graphics 620"),
+    ("Intel", "Intel Iris Xe Graphics"),
+    ("AMD", "AMD Radeon RX 6600"),
+    ("AMD", "AMD Radeon HD 4600"),
+)
+CPUS: tuple[str, ...] = (
+    "Intel Core i5-8250U",
+    "Intel Core i7-1165G7",
+    "Intel Core i9-12900K",
+    "AMD Ryzen 5 5600X",
+    "AMD Ryzen 7 5800X",
+)
+EDITIONS: tuple[tuple[str, float], ...] = (("Community", 50), ("Professional", 35), ("Enterprise", 15))
+VERSIONS: tuple[tuple[str, float], ...] = (("4.0.2", 10), ("4.1.0", 20), ("4.1.3", 35), ("5.0.0", 35))
+LANGUAGES: tuple[str, ...] = ("en-US", "en-GB", "de-DE", "fr-FR", "ja-JP", "pt-BR", "es-ES")
+LICENSE_TYPES: tuple[tuple[str, float], ...] = (
+    ("purchased", 40),
+    ("subscription", 20),
+    ("trial", 25),
+    ("freeware", 15),
+)
+FORM_FACTORS: tuple[tuple[str, float], ...] = (("Desktop", 45), ("Laptop", 50), ("Tablet", 5))
+RESOLUTIONS: tuple[tuple[int, int], ...] = (
+    (1920, 1080),
+    (2560, 1440),
+    (3840, 2160),
+    (1366, 768),
+    (1920, 1200),
+)
+CUSTOM_PROPERTY_VALUES: tuple[tuple[str, ...], ...] = (
+    ("basic", "team", "business"),
+    ("web", "reseller", "store"),
+    ("A", "B", "C", "D"),
+)
+
+EVENTS: tuple[EventType, ...] = (
+    EventType("File Operations", "Open", 20, advanced=True),
+    EventType("File Operations", "Save", 18, advanced=True),
+    EventType("File Operations", "Save As", 5),
+    EventType("File Operations", "Export PDF", 4, value_range=(1, 250)),
+    EventType("File Operations", "Print", 3, value_range=(1, 40)),
+    EventType("Editing", "Undo", 12),
+    EventType("Editing", "Redo", 4),
+    EventType("Editing", "Find", 7),
+    EventType("Editing", "Replace", 3, value_range=(1, 500)),
+    EventType("View", "Zoom", 6, value_range=(25, 400)),
+    EventType("View", "Dark Mode", 2),
+    EventType("Help", "Tutorial Opened", 2, advanced=True),
+    EventType("Help", "Search Docs", 3),
+    EventType("Collaboration", "Share", 4, advanced=True),
+    EventType("Collaboration", "Comment", 6, value_range=(1, 2000)),
+)
+EXCEPTIONS: tuple[ExceptionType, ...] = (
+    ExceptionType(
+        "System.NullReferenceException",
+        "Object reference not set to an instance of an object.",
+        "DocumentView.Render",
+        30,
+    ),
+    ExceptionType(
+        "System.IO.IOException",
+        "The process cannot access the file 'report.docx', because it is being used by another process.",
+        "FileStore.Save",
+        20,
+    ),
+    ExceptionType(
+        "System.UnauthorizedAccessException", "Access to the path is denied.", "FileStore.Open", 12
+    ),
+    ExceptionType(
+        "System.FormatException",
+        'Input string was not in a correct format, expected "yyyy-MM-dd".',
+        "ImportWizard.ParseDate",
+        10,
+    ),
+    ExceptionType(
+        "System.Net.WebException",
+        "The remote server returned an error: (503) Server Unavailable.",
+        "UpdateChecker.Poll",
+        15,
+    ),
+    ExceptionType("System.OutOfMemoryException", "Insufficient memory to continue.", "Renderer.Rasterize", 5),
+)
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """A client property usable in filters and segments (seed 001 kinds)."""
+
+    name: str
+    kind: PropertyKind
+    label: str
+    #: sub-values of a special property (``os`` granularities, ``licenseStatus`` flags).
+    parts: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"name": self.name, "type": self.kind, "label": self.label}
+        if self.parts:
+            body["parts"] = list(self.parts)
+        return body
+
+
+def _props(kind: PropertyKind, *pairs: tuple[str, str]) -> tuple[PropertySpec, ...]:
+    return tuple(PropertySpec(name, kind, label) for name, label in pairs)
+
+
+PRODUCT_PROPERTIES: tuple[PropertySpec, ...] = (
+    *_props(
+        "string",
+        ("machineId", "Machine ID"),
+        ("clientId", "Client ID"),
+        ("prodVersion", "Product version"),
+        ("prodEdition", "Product edition"),
+        ("prodBuild", "Product build"),
+        ("prodLanguage", "Product language"),
+        ("licenseType", "License type"),
+        ("formFactor", "Form factor"),
+        ("osLanguage", "OS language"),
+        ("osWordLength", "OS word length"),
+        ("cpuType", "CPU type"),
+        ("dotNetVersion", ".NET version"),
+        ("C01", "Custom property 1"),
+        ("C02", "Custom property 2"),
+        ("C03", "Custom property 3"),
+        ("licenseKey", "License key"),
+    ),
+    *_props(
+        "numeric",
+        ("cpuCores", "CPU cores"),
+        ("displayCount", "Display count"),
+        ("ram", "RAM (MB)"),
+        ("resolutionWidth", "Resolution width"),
+        ("resolutionHeight", "Resolution height"),
+        ("lifetimeRuntimeMinutes", "Lifetime runtime (minutes)"),
+        ("lifetimeSessionCount", "Lifetime session count"),
+    ),
+    *_props("date", ("dateInstalled", "Date installed"), ("dateLastSeen", "Date last seen")),
+    PropertySpec(
+        "licenseStatus", "special", "License status", ("activated", "blocked", "expired", "allowed")
+    ),
+    PropertySpec("os", "special", "Operating system", ("platform", "version", "edition")),
+    PropertySpec("geography", "special", "Geography", ("continent", "country", "usState")),
+    PropertySpec("gpu", "special", "GPU", ("vendor", "model")),
+    PropertySpec("optOut", "special", "Opted out", ("historical", "current")),
+    PropertySpec("backOff", "special", "Backed off", ("historical", "current")),
+)
+
+
+# --------------------------------------------------------------------------- clients
+
+
+def _mix64(value: int) -> int:
+    """splitmix64 finaliser: a cheap, well-spread keyed hash for per-day activity."""
+    value = (value + 0x9E3779B97F4A7C15) & _MASK64
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return value ^ (value >> 31)
+
+
+def stable_unit(*parts: object) -> float:
+    """A number in [0, 1) fixed by ``parts``; unlike ``hash()`` it survives interpreter restarts."""
+    digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2.0**64
+
+
+@dataclass(frozen=True, slots=True)
+class Client:
+    """One installation of the product, as the latest data describes it."""
+
+    client_id: str
+    machine_id: str
+    prod_edition: str
+    prod_version: str
+    prod_build: str
+    prod_language: str
+    license_type: str
+    license_key: str
+    license_activated: bool
+    license_blocked: bool
+    license_expired: bool
+    license_allowed: bool
+    os_platform: str
+    os_version: str
+    os_edition: str
+    os_word_length: str
+    os_language: str
+    continent: str
+    country: str
+    us_state: str | None
+    gpu_vendor: str
+    gpu_model: str
+    cpu_type: str
+    cpu_cores: int
+    ram: int
+    display_count: int
+    resolution_width: int
+    resolution_height: int
+    dot_net_version: str | None
+    form_factor: str
+    date_installed: dt.date
+    #: last day seen before the initial ``today``; a churned client is never seen after it.
+    date_last_seen: dt.date
+    churned: bool
+    #: share of days on which the client runs the product.
+    activity: float
+    lifetime_session_count: int
+    lifetime_runtime_minutes: int
+    custom: tuple[str, str, str]
+    opt_out_historical: bool
+    opt_out_current: bool
+    back_off_historical: bool
+    back_off_current: bool
+
+    @property
+    def resolution(self) -> str:
+        return f"{self.resolution_width}x{self.resolution_height}"
+
+    def is_active(self, day: dt.date) -> bool:
+        """Whether the client ran the product on ``day`` (non-churned clients keep running)."""
+        if day < self.date_installed or (self.churned and day > self.date_last_seen):
+            return False
+        if day in (self.date_installed, self.date_last_seen):
+            return True
+        key = int(self.client_id, 16) ^ (day.toordinal() * 0x9E3779B1)
+        return _mix64(key) / 2.0**64 < self.activity
+
+    def property_value(self, name: str) -> PropertyValue:
+        """Value of a filter/segment property; special ones carry their part (``os.version``)."""
+        try:
+            getter = _GETTERS[name]
+        except KeyError:
+            raise KeyError(f"unknown client property {name!r}") from None
+        return getter(self)
+
+
+_GETTERS: dict[str, Callable[[Client], PropertyValue]] = {
+    "clientId": attrgetter("client_id"),
+    "machineId": attrgetter("machine_id"),
+    "prodEdition": attrgetter("prod_edition"),
+    "prodVersion": attrgetter("prod_version"),
+    "prodBuild": attrgetter("prod_build"),
+    "prodLanguage": attrgetter("prod_language"),
+    "licenseType": attrgetter("license_type"),
+    "licenseKey": attrgetter("license_key"),
+    "formFactor": attrgetter("form_factor"),
+    "osLanguage": attrgetter("os_language"),
+    "osWordLength": attrgetter("os_word_length"),
+    "cpuType": attrgetter("cpu_type"),
+    "dotNetVersion": attrgetter("dot_net_version"),
+    "C01": lambda c: c.custom[0],
+    "C02": lambda c: c.custom[1],
+    "C03": lambda c: c.custom[2],
+    "cpuCores": attrgetter("cpu_cores"),
+    "displayCount": attrgetter("display_count"),
+    "ram": attrgetter("ram"),
+    "resolutionWidth": attrgetter("resolution_width"),
+    "resolutionHeight": attrgetter("resolution_height"),
+    "resolution": attrgetter("resolution"),
+    "lifetimeRuntimeMinutes": attrgetter("lifetime_runtime_minutes"),
+    "lifetimeSessionCount": attrgetter("lifetime_session_count"),
+    "dateInstalled": attrgetter("date_installed"),
+    "dateLastSeen": attrgetter("date_last_seen"),
+    "licenseStatus.activated": attrgetter("license_activated"),
+    "licenseStatus.blocked": attrgetter("license_blocked"),
+    "licenseStatus.blacklisted": attrgetter("license_blocked"),
+    "licenseStatus.expired": attrgetter("license_expired"),
+    "licenseStatus.allowed": attrgetter("license_allowed"),
+    "licenseStatus.whitelisted": attrgetter("license_allowed"),
+    "os.platform": attrgetter("os_platform"),
+    "os.version": attrgetter("os_version"),
+    "os.edition": attrgetter("os_edition"),
+    "geography.continent": attrgetter("continent"),
+    "geography.country": attrgetter("country"),
+    "geography.usState": attrgetter("us_state"),
+    "gpu.vendor": attrgetter("gpu_vendor"),
+    "gpu.model": attrgetter("gpu_model"),
+    "optOut.historical": attrgetter("opt_out_historical"),
+    "optOut.current": attrgetter("opt_out_current"),
+    "backOff.historical": attrgetter("back_off_historical"),
+    "backOff.current": attrgetter("back_off_current"),
+}
+
+
+def _pick(rng: random.Random, weighted: Sequence[tuple[Any, float]]) -> Any:
+    values = [value for value, _ in weighted]
+    return rng.choices(values, weights=[weight for _, weight in weighted], k=1)[0]
+
+
+def _hex(rng: random.Random, bits: int = 64) -> str:
+    return f"{rng.getrandbits(bits):0{bits // 4}X}"
+
+
+class _ClientFactory:
+    """Draws one client; split out so each attribute group stays readable."""
+
+    def __init__(self, rng: random.Random, history_start: dt.date, initial_today: dt.date) -> None:
+        self.rng = rng
+        self.history_start = history_start
+        self.initial_today = initial_today
+
+    def build(self) -> Client:
+        rng = self.rng
+        client_id, machine_id = _hex(rng), _hex(rng)
+        os_ = _pick(rng, OPERATING_SYSTEMS)
+        place = _pick(rng, PLACES)
+        installed, last_seen, churned = self._lifetime()
+        activity = round(rng.uniform(0.25, 0.95), 3)
+        sessions = max(1, int((last_seen - installed).days * activity * rng.uniform(0.8, 3.0)) + 1)
+        width, height = rng.choice(RESOLUTIONS)
+        opt_out_historical, back_off_historical = rng.random() < 0.06, rng.random() < 0.04
+        return Client(
+            client_id=client_id,
+            machine_id=machine_id,
+            **self._product(),
+            os_platform=os_.platform,
+            os_version=os_.version,
+            os_edition=os_.edition,
+            os_word_length="32-bit" if rng.random() < 0.08 else "64-bit",
+            os_language=rng.choice(LANGUAGES),
+            continent=place.continent,
+            country=place.country,
+            us_state=rng.choice(place.us_states) if place.us_states else None,
+            **self._hardware(os_),
+            resolution_width=width,
+            resolution_height=height,
+            form_factor=_pick(rng, FORM_FACTORS),
+            date_installed=installed,
+            date_last_seen=last_seen,
+            churned=churned,
+            activity=activity,
+            lifetime_session_count=sessions,
+            lifetime_runtime_minutes=sessions * rng.randint(5, 95),
+            custom=(
+                rng.choice(CUSTOM_PROPERTY_VALUES[0]),
+                rng.choice(CUSTOM_PROPERTY_VALUES[1]),
+                rng.choice(CUSTOM_PROPERTY_VALUES[2]),
+            ),
+            opt_out_historical=opt_out_historical,
+            opt_out_current=opt_out_historical and rng.random() < 0.5,
+            back_off_historical=back_off_historical,
+            back_off_current=back_off_historical and rng.random() < 0.3,
+        )
+
+    def _product(self) -> dict[str, Any]:
+        rng = self.rng
+        version = _pick(rng, VERSIONS)
+        license_type = _pick(rng, LICENSE_TYPES)
+        paid = license_type in ("purchased", "subscription")
+        blocked = rng.random() < 0.02
+        return {
+            "prod_edition": _pick(rng, EDITIONS),
+            "prod_version": version,
+            "prod_build": f"{version.replace('.', '')}{rng.randint(0, 3)}.rel-{rng.randint(10000, 99999)}",
+            "prod_language": rng.choice(LANGUAGES),
+            "license_type": license_type,
+            "license_key": f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-4{rng.getrandbits(12):03x}-"
+            f"{rng.getrandbits(16):04x}-{rng.getrandbits(48):012x}",
+            "license_activated": paid and not blocked and rng.random() < 0.92,
+            "license_blocked": blocked,
+            "license_expired": license_type == "trial" and rng.random() < 0.35,
+            "license_allowed": not blocked and rng.random() < 0.05,
+        }
+
+    def _hardware(self, os_: OperatingSystem) -> dict[str, Any]:
+        rng = self.rng
+        vendor, model = rng.choice(GPUS)
+        return {
+            "gpu_vendor": vendor,
+            "gpu_model": model,
+            "cpu_type": rng.choice(CPUS),
+            "cpu_cores": rng.choice((2, 4, 6, 8, 12, 16)),
+            "ram": rng.choice((4096, 8192, 16384, 32768)),
+            "display_count": rng.choice((1, 1, 1, 2, 2, 3)),
+            "dot_net_version": rng.choice(os_.dot_net_versions),
+        }
+
+    def _lifetime(self) -> tuple[dt.date, dt.date, bool]:
+        rng = self.rng
+        yesterday = self.initial_today - dt.timedelta(days=1)
+        earliest = self.history_start - dt.timedelta(days=180)
+        span = max((yesterday - earliest).days, 0)
+        installed = earliest + dt.timedelta(days=rng.randint(0, span))
+        churned = rng.random() < 0.25
+        if churned:
+            last_seen = installed + dt.timedelta(days=rng.randint(0, (yesterday - installed).days))
+        else:
+            last_seen = max(installed, yesterday - dt.timedelta(days=rng.randint(0, 2)))
+        return installed, last_seen, churned
+
+
+# --------------------------------------------------------------------------- rows
+
+
+COMMON_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("clientId", "Client ID"),
+    ("prodEdition", "Product Edition"),
+    ("prodVersion", "Product Version"),
+    ("prodBuild", "Product Build"),
+    ("prodLanguage", "Product Language"),
+    ("licenseType", "License Type"),
+    ("licenseStatus.activated", "License Activated"),
+    ("licenseStatus.blocked", "License Blocked"),
+    ("licenseStatus.expired", "License Expired"),
+    ("licenseStatus.allowed", "License Allowed"),
+    ("os.version", "OS Version"),
+    ("osWordLength", "OS Word Length"),
+    ("osLanguage", "OS Language"),
+    ("cpuType", "CPU Type"),
+    ("cpuCores", "CPU Cores"),
+    ("ram", "RAM (MB)"),
+    ("displayCount", "Display Count"),
+    ("resolution", "Resolution"),
+    ("dotNetVersion", ".NET Version"),
+    ("gpu.model", "GPU Model"),
+    ("formFactor", "Form Factor"),
+)
+#: per kind, the columns after the client's; the last one never needs CSV quoting (it gets the padding).
+KIND_COLUMNS: dict[FileKind, tuple[tuple[str, str], ...]] = {
+    FileKind.CUSTOM_EVENTS: (
+        ("eventCategory", "Event Category"),
+        ("eventName", "Event Name"),
+        ("eventValue", "Event Value"),
+    ),
+    FileKind.EXCEPTIONS: (
+        ("exceptionClass", "Exception Class"),
+        ("exceptionMessage", "Exception Message"),
+        ("exceptionMethod", "Exception Method"),
+    ),
+    FileKind.RAW_EVENTS: (
+        ("eventType", "Event Type"),
+        ("eventCategory", "Event Category"),
+        ("eventName", "Event Name"),
+        ("eventValue", "Event Value"),
+        ("sessionId", "Session ID"),
+    ),
+}
+
+Cell = str | int | bool | None
+
+
+def columns(kind: FileKind) -> tuple[tuple[str, str], ...]:
+    """``(key, label)`` of every column of a file or preview of ``kind``, in order."""
+    return (("timestamp", "Timestamp"), *COMMON_COLUMNS, *KIND_COLUMNS[kind])
+
+
+def csv_cell(value: Cell) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = str(value)
+    if any(ch in text for ch in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One collected row: when, which client, and the kind-specific cells."""
+
+    timestamp: dt.datetime
+    client: Client
+    cells: tuple[Cell, ...]
+
+    def as_json(self, kind: FileKind) -> dict[str, Cell]:
+        row: dict[str, Cell] = {"timestamp": self.timestamp.strftime("%Y-%m-%d %H:%M:%S")}
+        row.update((key, _json_cell(self.client.property_value(key))) for key, _ in COMMON_COLUMNS)
+        row.update(zip((key for key, _ in KIND_COLUMNS[kind]), self.cells, strict=True))
+        return row
+
+
+def _json_cell(value: PropertyValue) -> Cell:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+class _RecordDrawer:
+    """Draws the kind-specific cells of rows, many at a time (row generation is the hot path)."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+
+    def draw(self, kind: FileKind, count: int) -> list[tuple[Cell, ...]]:
+        if kind is FileKind.EXCEPTIONS:
+            return self._exceptions(count)
+        events = self._events(count)
+        if kind is FileKind.CUSTOM_EVENTS:
+            return events
+        return self._raw(events)
+
+    def _events(self, count: int) -> list[tuple[Cell, ...]]:
+        rng = self.rng
+        picked = rng.choices(EVENTS, weights=[e.weight for e in EVENTS], k=count)
+        return [(e.category, e.name, rng.randint(*e.value_range) if e.value_range else None) for e in picked]
+
+    def _exceptions(self, count: int) -> list[tuple[Cell, ...]]:
+        picked = self.rng.choices(EXCEPTIONS, weights=[e.weight for e in EXCEPTIONS], k=count)
+        return [(e.exception_class, e.message, e.method) for e in picked]
+
+    def _raw(self, events: list[tuple[Cell, ...]]) -> list[tuple[Cell, ...]]:
+        rng = self.rng
+        rows: list[tuple[Cell, ...]] = []
+        for category, name, value in events:
+            roll = rng.random()
+            if roll < 0.12:
+                rows.append(("sessionStart", None, None, None, _hex(rng)))
+            elif roll < 0.24:
+                rows.append(("sessionStop", None, None, rng.randint(30, 14400), _hex(rng)))
+            else:
+                rows.append(("customEvent", category, name, value, _hex(rng)))
+        return rows
+
+
+# --------------------------------------------------------------------------- files
+
+
+@dataclass(frozen=True)
+class FileSpec:
+    """One downloadable file at one moment: what it covers and its exact zip size."""
+
+    product_id: str
+    kind: FileKind
+    frequency: Frequency
+    name: str
+    start: dt.date
+    stop: dt.date
+    size: int
+
+    @property
+    def member_name(self) -> str:
+        return self.name[: -len(".zip")] + ".csv"
+
+    @property
+    def member_size(self) -> int:
+        return member_length_for(self.size, self.member_name)
+
+    def listing(self) -> dict[str, Any]:
+        """This file's entry in a listFiles answer (sizes in KiB, three decimals)."""
+        compressed, uncompressed = _kib(self.size), _kib(self.member_size)
+        if self.kind is FileKind.RAW_EVENTS:
+            return {"fileName": self.name, "fileDate": self.start.isoformat(), "compressedSizeKB": compressed}
+        if self.frequency is Frequency.OPEN:
+            day = self.start.isoformat()
+            return {
+                "fileName": self.name,
+                "uncompressedSizeKB": uncompressed,
+                "fileDate": day,
+                "isAvailable": True,
+            }
+        entry: dict[str, Any] = {"fileName": self.name, "uncompressedSizeKB": uncompressed}
+        entry["compressedSizeKB"] = compressed
+        if self.frequency is Frequency.MONTHLY:
+            entry.update(fileStartDate=self.start.isoformat(), fileStopDate=self.stop.isoformat())
+        else:
+            entry["fileDate"] = self.start.isoformat()
+        return entry
+
+
+def _kib(size: int) -> float:
+    return round(size / 1024, 3)
+
+
+_INFIX = {FileKind.CUSTOM_EVENTS: "_cust", FileKind.EXCEPTIONS: "_exc", FileKind.RAW_EVENTS: ""}
+
+
+def file_name(product_id: str, kind: FileKind, start: dt.date, stop: dt.date | None = None) -> str:
+    """``{pid}_cust_{day}.zip``, ``{pid}_exc_{start}_to_{stop}.zip``, ``{pid}_{day}.zip`` (raw)."""
+    days = start.isoformat() if stop is None else f"{start.isoformat()}_to_{stop.isoformat()}"
+    return check_file_name(f"{product_id}{_INFIX[kind]}_{days}.zip")
+
+
+def _days(first: dt.date, last: dt.date) -> list[dt.date]:
+    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def closed_months(history_start: dt.date, today: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """``(first covered day, month end)`` of every month that ended before ``today`` within history."""
+    months: list[tuple[dt.date, dt.date]] = []
+    month = history_start.replace(day=1)
+    while True:
+        following = (month + dt.timedelta(days=32)).replace(day=1)
+        month_end = following - dt.timedelta(days=1)
+        if month_end >= today:
+            return months
+        months.append((max(month, history_start), month_end))
+        month = following
+
+
+class Dataset:
+    """The synthetic account: clients per product, and the rows its files and previews hold."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.seed = config.seed
+        self.product_ids = tuple(config.product_ids)
+        self.history_start = config.history_start
+        self.initial_today = config.today
+        self.clients_per_product = config.clients_per_product
+        self._clients: dict[str, tuple[Client, ...]] = {}
+        self._client_cells: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def clients(self, product_id: str) -> tuple[Client, ...]:
+        """The product's population, built on first use and then fixed."""
+        with self._lock:
+            if product_id not in self._clients:
+                self._clients[product_id] = self._build_clients(product_id)
+            return self._clients[product_id]
+
+    def _build_clients(self, product_id: str) -> tuple[Client, ...]:
+        rng = random.Random(f"clients|{self.seed}|{product_id}")  # noqa: S311 - synthetic data, not secrets
+        factory = _ClientFactory(rng, self.history_start, self.initial_today)
+        return tuple(factory.build() for _ in range(self.clients_per_product))
+
+    def clients_between(self, product_id: str, start: dt.date, stop: dt.date) -> list[Client]:
+        """Clients installed by ``stop`` and not lost before ``start`` (all of them if none is)."""
+        everyone = self.clients(product_id)
+        alive = [
+            c for c in everyone if c.date_installed <= stop and not (c.churned and c.date_last_seen < start)
+        ]
+        return alive or list(everyone)
+
+    def records(
+        self, kind: FileKind, product_id: str, start: dt.date, stop: dt.date, count: int, key: str
+    ) -> list[Record]:
+        """``count`` rows dated within ``start`` .. ``stop``, fixed by ``key``."""
+        rng = random.Random(f"rows|{self.seed}|{product_id}|{kind.value}|{key}")  # noqa: S311
+        population = self.clients_between(product_id, start, stop)
+        clients = rng.choices(population, k=count)
+        span = ((stop - start).days + 1) * 86400
+        origin = dt.datetime.combine(start, dt.time())
+        cells = _RecordDrawer(rng).draw(kind, count)
+        return [
+            Record(origin + dt.timedelta(seconds=rng.randrange(span)), client, row)
+            for client, row in zip(clients, cells, strict=True)
+        ]
+
+    def last_lines(
+        self, kind: FileKind, product_id: str, today: dt.date, count: int
+    ) -> list[dict[str, Cell]]:
+        """The newest ``count`` rows collected on ``today``, newest first, as JSON objects."""
+        rows = self.records(kind, product_id, today, today, count, f"last|{today.isoformat()}")
+        rows.sort(key=lambda r: (r.timestamp, r.client.client_id), reverse=True)
+        return [r.as_json(kind) for r in rows]
+
+    def csv_header(self, kind: FileKind) -> bytes:
+        return (",".join(key for key, _ in columns(kind)) + _NEWLINE).encode()
+
+    def csv_line(self, record: Record) -> str:
+        client = record.client
+        cells = self._client_cells.get(client.client_id)
+        if cells is None:
+            cells = ",".join(csv_cell(_json_cell(client.property_value(k))) for k, _ in COMMON_COLUMNS)
+            self._client_cells[client.client_id] = cells
+        stamp = record.timestamp.strftime("%Y-%m-%d %H:%M:%S")
+        return f"{stamp},{cells},{','.join(csv_cell(c) for c in record.cells)}{_NEWLINE}"
+
+    def csv_rows(self, spec: FileSpec, body_length: int) -> list[bytes]:
+        """Distinct rows for a file: enough to fill ``body_length`` or about 1 MiB, whichever is less."""
+        target = min(BLOCK_TARGET, body_length)
+        rows: list[bytes] = []
+        size, batch = 0, 0
+        while size < target:
+            for record in self.records(
+                spec.kind, spec.product_id, spec.start, spec.stop, 512, f"{spec.name}|{batch}"
+            ):
+                line = self.csv_line(record).encode()
+                rows.append(line)
+                size += len(line)
+                if size >= target:
+                    break
+            batch += 1
+        return rows
+
+
+# --------------------------------------------------------------------------- content
+
+
+def fill_content(head: bytes, rows: list[bytes], length: int) -> RepeatedContent:
+    """Exactly ``length`` bytes of CSV: ``head``, the rows repeated, the last row padded with spaces."""
+    body = length - len(head)
+    block = b"".join(rows)
+    repeats, rest = divmod(body, len(block))
+    if rest and rest < len(rows[0]) and repeats:
+        repeats, rest = repeats - 1, rest + len(block)
+    return RepeatedContent(head, block, repeats, _tail(rows, rest))
+
+
+def _tail(rows: list[bytes], budget: int) -> bytes:
+    """Whole rows cycling from the first, then spaces before the last newline up to ``budget``."""
+    if budget == 0:
+        return b""
+    taken: list[bytes] = []
+    left, index = budget, 0
+    while len(rows[index % len(rows)]) <= left:
+        taken.append(rows[index % len(rows)])
+        left -= len(taken[-1])
+        index += 1
+    if not taken:
+        raise ValueError(f"{budget} bytes cannot hold a single row")
+    last = taken[-1]
+    taken[-1] = last[: -len(_NEWLINE)] + b" " * left + _NEWLINE.encode()
+    return b"".join(taken)
+
+
+class FileCatalog:
+    """Which files exist on a given day, how big each is, and their bytes."""
+
+    def __init__(self, dataset: Dataset, config: EmulatorConfig, cache_size: int = 4) -> None:
+        self.dataset = dataset
+        self.file_size_kb = config.file_size_kb
+        self.retention_days = config.raw_events_retention_days
+        self._overrides: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[tuple[str, int], StoredZip] = OrderedDict()
+        self._cache_size = cache_size
+        for name, size in config.file_sizes.items():
+            self.set_size(name, size)
+
+    def set_size(self, name: str, size: int) -> None:
+        """Pin the exact zip size of a file (by name, whether it exists yet or not)."""
+        check_file_name(name)
+        smallest = self.min_size(name)
+        if not smallest <= size <= MAX_ZIP_SIZE:
+            raise ValueError(
+                f"size_bytes: {name} needs between {smallest} and {MAX_ZIP_SIZE} bytes, got {size}"
+            )
+        with self._lock:
+            self._overrides[name] = size
+
+    def min_size(self, name: str) -> int:
+        member = name.removesuffix(".zip") + ".csv"
+        widest_header = max(len(self.dataset.csv_header(kind)) for kind in FileKind)
+        return zip_overhead(member) + widest_header + MIN_BODY_BYTES
+
+    def _size(self, name: str, frequency: Frequency) -> int:
+        with self._lock:
+            pinned = self._overrides.get(name)
+        if pinned is not None:
+            return pinned
+        factor = 0.85 + 0.3 * stable_unit(self.dataset.seed, name)
+        if frequency is Frequency.OPEN:
+            factor /= 2
+        return max(int(self.file_size_kb * 1024 * factor), self.min_size(name))
+
+    def _spec(
+        self, pid: str, kind: FileKind, frequency: Frequency, start: dt.date, stop: dt.date
+    ) -> FileSpec:
+        name = file_name(pid, kind, start, stop if frequency is Frequency.MONTHLY else None)
+        return FileSpec(pid, kind, frequency, name, start, stop, self._size(name, frequency))
+
+    def files(self, product_id: str, kind: FileKind, today: dt.date) -> list[FileSpec]:
+        """Every file listed on ``today``: open first, then daily, then monthly, oldest first."""
+        history = self.dataset.history_start
+        yesterday = today - dt.timedelta(days=1)
+        if kind is FileKind.RAW_EVENTS:
+            first = max(history, today - dt.timedelta(days=self.retention_days))
+            return [self._spec(product_id, kind, Frequency.DAILY, d, d) for d in _days(first, yesterday)]
+        specs = [self._spec(product_id, kind, Frequency.OPEN, today, today)]
+        specs += [self._spec(product_id, kind, Frequency.DAILY, d, d) for d in _days(history, yesterday)]
+        specs += [
+            self._spec(product_id, kind, Frequency.MONTHLY, a, b) for a, b in closed_months(history, today)
+        ]
+        return specs
+
+    def find(self, product_id: str, kind: FileKind, name: str, today: dt.date) -> FileSpec | None:
+        return next((s for s in self.files(product_id, kind, today) if s.name == name), None)
+
+    def stored_zip(self, spec: FileSpec) -> StoredZip:
+        """The file's zip, built once per name and size and kept in a small LRU cache."""
+        key = (spec.name, spec.size)
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is not None:
+                self._cache.move_to_end(key)
+                return cached
+        built = self._build(spec)
+        with self._lock:
+            self._cache[key] = built
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return built
+
+    def _build(self, spec: FileSpec) -> StoredZip:
+        head = self.dataset.csv_header(spec.kind)
+        rows = self.dataset.csv_rows(spec, spec.member_size - len(head))
+        content = fill_content(head, rows, spec.member_size)
+        return StoredZip(spec.member_name, content, spec.stop)
