@@ -61,6 +61,25 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [f"{PACKAGE}.hooks.usage_intelligence"],
             }
         ],
+        "sensors": [
+            {
+                "integration-name": "Revenera Usage Intelligence",
+                "python-modules": [f"{PACKAGE}.sensors.usage_intelligence"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Revenera Usage Intelligence",
+                "python-modules": [f"{PACKAGE}.triggers.usage_intelligence"],
+            }
+        ],
+        "transfers": [
+            {
+                "source-integration-name": "Revenera Usage Intelligence",
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": f"{PACKAGE}.transfers.files_to_s3",
+            },
+        ],
         "connection-types": [
             {
                 "hook-class-name": f"{PACKAGE}.hooks.usage_intelligence.UsageIntelligenceHook",

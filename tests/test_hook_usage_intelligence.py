@@ -386,3 +386,22 @@ def test_test_connection_reports_success_and_failure(ui_conn, usageintel_emulato
     set_ui_connection(monkeypatch, usageintel_emulator, origin="https://wrong.example.com")
     ok, message = UsageIntelligenceHook().test_connection()
     assert not ok and "403" in message
+
+
+def test_signed_urls_stay_out_of_library_logs_beyond_the_masker_bound(ui_hook, usageintel_emulator, caplog):
+    """Registrations with the masker are bounded; the query-string filter keeps protecting."""
+    from airflow_provider_usageintel.utils import secrets
+
+    record = newest_daily(ui_hook, "raw_events")
+    monkey_registered = secrets._guard.registered
+    secrets._guard.registered = secrets.MASKED_URLS_PER_PROCESS  # as after a long backfill
+    try:
+        with caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"):
+            url = ui_hook.get_download_url("raw_events", record.file_name)
+            ui_hook.download_file("raw_events", record, io.BytesIO())
+    finally:
+        secrets._guard.registered = monkey_registered
+    query = url.split("?", 1)[1]
+    lines = [r.getMessage() for r in caplog.records if r.name == "urllib3.connectionpool"]
+    assert any("/_download/" in line and "?***" in line for line in lines)
+    assert all(query not in line for line in lines)

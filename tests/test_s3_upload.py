@@ -48,7 +48,7 @@ def test_large_object_goes_through_staging_and_lands_whole(s3):
     assert s3.read("a/large.zip") == data
     assert s3.head("a/large.zip")["Metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
     assert s3.head("a/large.zip")["ContentType"] == "application/octet-stream"
-    assert s3.keys() == ["a/large.zip"]  # staging object removed
+    assert s3.list_keys() == ["a/large.zip"]  # staging object removed
     assert s3.multipart_uploads() == []
 
 
@@ -59,7 +59,7 @@ def test_failure_mid_stream_leaves_nothing_behind(s3):
 
     with pytest.raises(ConnectionError):
         upload(s3, "a/broken.zip").run(broken())
-    assert s3.keys() == []
+    assert s3.list_keys() == []
     assert s3.multipart_uploads() == []
 
 

@@ -43,6 +43,7 @@ from airflow_provider_usageintel.hooks.download import (
     FileStream,
     copy_stream,
 )
+from airflow_provider_usageintel.utils.secrets import protect_signed_url
 from airflow_provider_usageintel.version import __version__
 
 DEFAULT_ORIGIN = "https://analytics.revenera.com"
@@ -468,7 +469,7 @@ class UsageIntelligenceHook(ApiHookBase):
             raise UsageIntelligenceAPIError(
                 200, f"{ep.method} {ep.path}", f"answer for {file_name} carries no usable 'downloadUrl'"
             )
-        _mask_url(url)
+        protect_signed_url(url)
         return url
 
     def open_file(
@@ -525,17 +526,6 @@ class UsageIntelligenceHook(ApiHookBase):
         if self._download_session is None:
             self._download_session = self._new_session()
         return self._download_session
-
-
-def _mask_url(url: str) -> None:
-    """Register the secret part of a signed URL: its query string (or, lacking one, its path).
-
-    One pattern per URL: the masker recompiles one alternation of every secret on each
-    registration, so a long backfill must not register several forms of each URL. Any
-    log line holding the URL, or the request target ``urllib3`` prints, is then masked.
-    """
-    parts = urlsplit(url)
-    mask_secret(parts.query or parts.path)
 
 
 NULL = "<NULL>"

@@ -1,0 +1,159 @@
+"""Sensor that waits until Usage Intelligence has published the final files of a day or a month."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
+
+from airflow_provider_usageintel.api.files import FileRecord
+from airflow_provider_usageintel.api.selection import DateLike
+from airflow_provider_usageintel.exceptions import UsageIntelligenceError
+from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+from airflow_provider_usageintel.utils.file_wait import FileWait, summarise
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_usageintel.triggers.usage_intelligence import UsageIntelligenceFileTrigger
+
+#: the triggerer's own timeout is a backstop: the trigger's deadline fires first, with a clearer message.
+TRIGGER_TIMEOUT_GRACE = timedelta(minutes=10)
+
+
+class UsageIntelligenceFileSensor(BaseSensorOperator):
+    """Wait until the final (not open) files of a day, a month or a date range are listed.
+
+    A daily wait is over when every day of the window has its final daily file (today's
+    open file never counts); a monthly wait when every month of the window has its
+    monthly file, which the API publishes once the month has closed. The records found
+    (``FileRecord.to_dict()``) are the task's return value, ready for
+    ``UsageIntelligenceFilesToS3Operator(files=...)`` or ``.expand()``.
+
+    Every parameter is checked after templating and before any call; a bad one fails the
+    task at once, whatever ``soft_fail`` says. ``soft_fail`` turns only a timeout into a skip.
+
+    :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``.
+    :param frequency: ``daily`` or ``monthly`` (``raw_events`` are daily only).
+    :param file_date: the day to wait for (``YYYY-MM-DD``); for monthly files, any day of the
+        month. Defaults to ``{{ ds }}`` unless ``since`` and ``until`` are given.
+    :param since: first day of a date range (inclusive), instead of ``file_date``.
+    :param until: last day of a date range (inclusive).
+    :param product_id: product (default: the connection's extra ``product_id``).
+    :param usage_intelligence_conn_id: connection of type ``usage_intelligence``.
+    :param deferrable: wait in the triggerer instead of a worker slot (default: the
+        ``[operators] default_deferrable`` setting); ``poke_interval`` is then the poll interval.
+    """
+
+    template_fields: Sequence[str] = ("file_kind", "frequency", "file_date", "since", "until", "product_id")
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        file_kind: str,
+        frequency: str = "daily",
+        file_date: DateLike = None,
+        since: DateLike = None,
+        until: DateLike = None,
+        product_id: str | int | None = None,
+        usage_intelligence_conn_id: str = UsageIntelligenceHook.default_conn_name,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if file_date is None and since is None and until is None:
+            file_date = "{{ ds }}"
+        self.file_kind = file_kind
+        self.frequency = frequency
+        self.file_date = file_date
+        self.since = since
+        self.until = until
+        self.product_id = product_id
+        self.usage_intelligence_conn_id = usage_intelligence_conn_id
+        self.deferrable = deferrable
+
+    @cached_property
+    def hook(self) -> UsageIntelligenceHook:
+        return UsageIntelligenceHook(self.usage_intelligence_conn_id, product_id=self.product_id)
+
+    def file_wait(self) -> FileWait:
+        """The rendered parameters, validated; raises naming every bad field and its allowed values."""
+        return FileWait.parse(
+            self.file_kind, self.frequency, self.file_date, self.since, self.until, self.product_id
+        )
+
+    def execute(self, context: Context) -> Any:
+        wait = self.file_wait()  # before the poke loop, so silent_fail cannot swallow a bad parameter
+        deadline = time.time() + self.timeout
+        try:
+            if not self.deferrable:
+                return super().execute(context)
+            found, missing = self._check(wait)
+        finally:
+            self._end_session()
+        if not missing:
+            return [r.to_dict() for r in found]
+        self.log.info("Deferring: polling every %s s for at most %s s", self.poke_interval, self.timeout)
+        self.defer(
+            trigger=self._trigger(wait, deadline),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout) + TRIGGER_TIMEOUT_GRACE,
+        )
+
+    def poke(self, context: Context) -> PokeReturnValue:
+        found, missing = self._check(self.file_wait())
+        if missing:
+            return PokeReturnValue(is_done=False)
+        return PokeReturnValue(is_done=True, xcom_value=[r.to_dict() for r in found])
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the trigger: return the records, or fail (timeouts honour ``soft_fail``)."""
+        status = event.get("status") if isinstance(event, dict) else None
+        if status == "found" and event is not None:
+            records = list(event.get("records") or [])
+            self.log.info("Found %d file(s)", len(records))
+            return records
+        reason = event.get("reason") if isinstance(event, dict) else None
+        if status == "timeout":
+            # BaseSensorOperator.resume_execution turns this into a skip when soft_fail is set.
+            raise AirflowSensorTimeout(f"Sensor has timed out: {reason}")
+        message = f"Waiting for files failed: {reason or f'unexpected trigger event {event!r}'}"
+        if self.never_fail:
+            raise AirflowSkipException(f"Skipping due to never_fail: {message}")
+        raise UsageIntelligenceError(message)
+
+    def _check(self, wait: FileWait) -> tuple[list[FileRecord], list[str]]:
+        found, missing = wait.check(self.hook.list_files(wait.file_kind, wait.product_id, wait.frequency))
+        if missing:
+            self.log.info("Waiting for %s; missing: %s", wait.describe(), summarise(missing))
+        else:
+            self.log.info("Found %s: %d file(s)", wait.describe(), len(found))
+        return found, missing
+
+    def _trigger(self, wait: FileWait, deadline: float) -> UsageIntelligenceFileTrigger:
+        from airflow_provider_usageintel.triggers.usage_intelligence import UsageIntelligenceFileTrigger
+
+        return UsageIntelligenceFileTrigger(
+            file_kind=wait.file_kind,
+            frequency=wait.frequency,
+            since=wait.since,
+            until=wait.until,
+            deadline=deadline,
+            product_id=wait.product_id,
+            usage_intelligence_conn_id=self.usage_intelligence_conn_id,
+            poll_interval=self.poke_interval,
+        )
+
+    def _end_session(self) -> None:
+        """Log out once the sensor stops (done, rescheduled, deferred or failed); no session is left open."""
+        hook = self.__dict__.pop("hook", None)
+        if hook is not None:
+            with hook:
+                pass

@@ -1,0 +1,417 @@
+"""Archive Usage Intelligence files into S3: incrementally, exactly once, in bounded memory.
+
+Each file is streamed from its signed download URL straight into S3 (no local
+disk); memory is bounded by ``part_size * 2`` per concurrent file whatever the
+file size. Objects appear only when complete, carry the source name, size,
+dates and SHA-256 in their metadata, and are skipped on re-runs when S3
+already holds them with the same size and checksum metadata.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseOperator, Context
+
+from airflow_provider_usageintel.api.files import FileRecord, Frequency
+from airflow_provider_usageintel.api.selection import DateLike, FileSelection
+from airflow_provider_usageintel.exceptions import (
+    UsageIntelligenceError,
+    UsageIntelligenceTransferError,
+    UsageIntelligenceValidationError,
+)
+from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+from airflow_provider_usageintel.utils.assets import DEFAULT_ALIAS, default_outlets, record_objects
+from airflow_provider_usageintel.utils.keys import check_key_template, object_key, object_metadata
+from airflow_provider_usageintel.utils.progress import Progress
+from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, StreamingUpload
+from airflow_provider_usageintel.utils.s3_validation import check_bucket_name, check_key
+
+STAGING_DIR = "_staging"
+#: listed sizes are rounded KB: an object is the same file when its exact size agrees with them.
+METADATA_SHA = "sha256"
+
+
+class TransferCancelled(UsageIntelligenceError):
+    """The task is being stopped; in-flight uploads abort instead of completing."""
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    record: FileRecord
+    key: str
+    #: why the file is not transferred, or ``None`` when it is.
+    skip_reason: str | None = None
+
+
+class UsageIntelligenceFilesToS3Operator(BaseOperator):
+    """Stream custom-event, exception or raw-event files into S3, skipping those already archived.
+
+    :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``.
+    :param s3_bucket: destination bucket.
+    :param frequency: ``daily``, ``monthly`` (or a list of both).
+    :param since: first day (inclusive) of the files wanted; ``YYYY-MM-DD``, a date or a datetime.
+    :param until: last day (inclusive).
+    :param file_names: only these files.
+    :param files: file records (dicts from ``UsageIntelligenceListFilesOperator``), or one record when
+        the task is mapped with ``.expand(files=...)``; skips the listing call.
+    :param s3_prefix: key prefix.
+    :param key_template: key layout of final files, default
+        ``{prefix}/{product_id}/{file_kind}/{frequency}/{yyyy}/{mm}/{file_name}``
+        (placeholders: prefix, product_id, file_kind, frequency, yyyy, mm, dd, file_name).
+    :param replace: transfer even files already archived.
+    :param max_concurrency: files transferred at once.
+    :param include_open: also archive today's open (non-final) file, under ``{prefix}/open/``; it is
+        overwritten when its content changes.
+    :param part_size: multipart part size in bytes (memory per file is about twice this).
+    :param manifest_key: also write the run manifest as JSON to this key.
+    :param asset_alias: outlet alias receiving one Asset event per object written (``None``: none).
+    :return: the manifest: transferred and skipped files, bytes, durations.
+    """
+
+    template_fields: Sequence[str] = (
+        "file_kind",
+        "frequency",
+        "since",
+        "until",
+        "file_names",
+        "files",
+        "s3_bucket",
+        "s3_prefix",
+        "key_template",
+        "product_id",
+        "manifest_key",
+    )
+    template_fields_renderers = {"files": "json", "file_names": "json"}
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        file_kind: str,
+        s3_bucket: str,
+        frequency: str | Sequence[str] = "daily",
+        since: DateLike = None,
+        until: DateLike = None,
+        file_names: Sequence[str] | None = None,
+        files: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
+        s3_prefix: str = "usageintel",
+        key_template: str | None = None,
+        replace: bool = False,
+        max_concurrency: int = 4,
+        include_open: bool = False,
+        part_size: int = DEFAULT_PART_SIZE,
+        manifest_key: str | None = None,
+        product_id: str | int | None = None,
+        usage_intelligence_conn_id: str = UsageIntelligenceHook.default_conn_name,
+        aws_conn_id: str | None = "aws_default",
+        asset_alias: str | None = DEFAULT_ALIAS,
+        progress_interval: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        kwargs["outlets"] = default_outlets(asset_alias, kwargs.get("outlets"))
+        super().__init__(**kwargs)
+        self.file_kind = file_kind
+        self.s3_bucket = s3_bucket
+        self.frequency = frequency
+        self.since = since
+        self.until = until
+        self.file_names = file_names
+        self.files = files
+        self.s3_prefix = s3_prefix
+        self.key_template = key_template
+        self.replace = replace
+        self.max_concurrency = max_concurrency
+        self.include_open = include_open
+        self.part_size = part_size
+        self.manifest_key = manifest_key
+        self.product_id = product_id
+        self.usage_intelligence_conn_id = usage_intelligence_conn_id
+        self.aws_conn_id = aws_conn_id
+        self.asset_alias = asset_alias
+        self.progress_interval = progress_interval
+        self._cancelled = threading.Event()
+
+    @cached_property
+    def hook(self) -> UsageIntelligenceHook:
+        return UsageIntelligenceHook(self.usage_intelligence_conn_id, product_id=self.product_id)
+
+    @cached_property
+    def s3(self) -> Any:
+        return S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+
+    # -- input ------------------------------------------------------------------------------
+
+    def _given_records(self) -> list[FileRecord] | None:
+        if self.files is None:
+            return None
+        items = [self.files] if isinstance(self.files, dict) else list(self.files)
+        try:
+            return [FileRecord.from_dict(dict(item)) for item in items]
+        except (TypeError, ValueError) as exc:
+            raise UsageIntelligenceValidationError(
+                f"files: expected file records from UsageIntelligenceListFilesOperator ({exc})"
+            ) from None
+
+    def _validate(self) -> FileSelection:
+        """Check every parameter before any network call; report all problems at once."""
+        problems: list[str] = []
+        selection: FileSelection | None = None
+        try:
+            selection = FileSelection.parse(
+                self.file_kind, self.frequency, self.since, self.until, self.file_names, self.include_open
+            )
+        except UsageIntelligenceValidationError as exc:
+            problems += exc.problems
+        checks: list[Callable[[], object]] = [
+            lambda: check_bucket_name(self.s3_bucket),
+            lambda: self.key_template and check_key_template(self.key_template),
+            lambda: self.manifest_key and check_key(self.manifest_key, "manifest_key"),
+            self.hook.product_id,
+            self._check_numbers,
+        ]
+        for check in checks:
+            try:
+                check()
+            except UsageIntelligenceValidationError as exc:
+                problems += exc.problems
+        if problems or selection is None:
+            raise UsageIntelligenceValidationError(problems)
+        return selection
+
+    def _check_numbers(self) -> None:
+        problems = []
+        if not isinstance(self.max_concurrency, int) or not 1 <= self.max_concurrency <= 64:
+            problems.append(f"max_concurrency: {self.max_concurrency!r} is out of range (allowed: 1 to 64)")
+        if not isinstance(self.part_size, int) or self.part_size < MIN_PART_SIZE:
+            problems.append(
+                f"part_size: {self.part_size!r} is below S3's minimum (allowed: >= {MIN_PART_SIZE})"
+            )
+        if problems:
+            raise UsageIntelligenceValidationError(problems)
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def _records(self, selection: FileSelection) -> list[FileRecord]:
+        given = self._given_records()
+        if given is not None:
+            return selection.apply(given) if self.file_names else given
+        return selection.apply(self.hook.list_files(selection.file_kind))
+
+    def _key(self, record: FileRecord, product_id: str) -> str:
+        template = self.key_template if record.is_final else None
+        return object_key(record, product_id, self.s3_prefix, template)
+
+    def _existing(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """Objects already under the keys' common prefix: one listing page per 1,000 keys."""
+        if not keys:
+            return {}
+        prefix = _common_prefix(keys)
+        found: dict[str, dict[str, Any]] = {}
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.s3_bucket, Prefix=prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                found[item["Key"]] = item
+        return found
+
+    def _plan(self, records: list[FileRecord], product_id: str) -> list[PlannedFile]:
+        keyed = [(record, self._key(record, product_id)) for record in records]
+        existing = {} if self.replace else self._existing([key for _, key in keyed])
+        candidates = [(r, k) for r, k in keyed if k in existing and r.size_matches(existing[k]["Size"])]
+        archived = self._confirm_archived(candidates)
+        plan = []
+        for record, key in keyed:
+            reason = "already archived" if key in archived else None
+            if record.frequency == Frequency.OPEN.value and not record.is_available:
+                reason = "open file not available yet"
+            plan.append(PlannedFile(record, key, reason))
+        return plan
+
+    def _confirm_archived(self, candidates: list[tuple[FileRecord, str]]) -> set[str]:
+        """Keys whose object carries our checksum metadata for the same source file and size."""
+        if not candidates:
+            return set()
+        keys = [key for _, key in candidates]
+        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="s3-head") as pool:
+            heads = dict(zip(keys, pool.map(self._metadata, keys), strict=True))
+        confirmed = set()
+        for record, key in candidates:
+            meta = heads[key]
+            same_source = meta.get("source-file-name") == record.file_name and meta.get(METADATA_SHA)
+            open_unchanged = record.is_final or meta.get("source-uncompressed-kb") == str(
+                record.uncompressed_size_kb
+            )
+            if same_source and open_unchanged and record.size_matches(int(meta.get("size", -1))):
+                confirmed.add(key)
+        return confirmed
+
+    def _metadata(self, key: str) -> dict[str, str]:
+        return dict(self.s3.head_object(Bucket=self.s3_bucket, Key=key).get("Metadata", {}))
+
+    # -- transfer ---------------------------------------------------------------------------
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        selection = self._validate()
+        product_id = self.hook.product_id()
+        started = time.monotonic()
+        plan = self._plan(self._records(selection), product_id)
+        todo = [p for p in plan if p.skip_reason is None]
+        self.log.info(
+            "%d %s file(s) selected: %d to transfer, %d already archived",
+            len(plan),
+            selection.file_kind.value,
+            len(todo),
+            len(plan) - len(todo),
+        )
+        with Progress(
+            self.log,
+            f"{selection.file_kind.value} to s3://{self.s3_bucket}",
+            len(plan),
+            self.progress_interval,
+        ) as progress:
+            for _ in range(len(plan) - len(todo)):
+                progress.file_skipped()
+            transferred, failed = self._transfer_all(todo, product_id, progress)
+        manifest = self._manifest(plan, transferred, failed, product_id, time.monotonic() - started)
+        if self.manifest_key:
+            self._write_manifest(manifest)
+        record_objects(
+            context, self.asset_alias, [(self.s3_bucket, t["key"], _asset_extra(t)) for t in transferred]
+        )
+        if failed:
+            names = ", ".join(f["file_name"] for f in failed)
+            raise UsageIntelligenceTransferError(
+                f"{len(failed)} of {len(todo)} file(s) failed ({names}); {len(transferred)} archived. "
+                "A retry transfers only what is missing."
+            )
+        return manifest
+
+    def _transfer_all(
+        self, todo: list[PlannedFile], product_id: str, progress: Progress
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        transferred: list[dict[str, Any]] = []
+        failed: list[dict[str, Any]] = []
+        pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="usageintel-file")
+        futures: dict[Future[dict[str, Any]], PlannedFile] = {
+            pool.submit(self._transfer_one, item, product_id, progress): item for item in todo
+        }
+        try:
+            for future in as_completed(futures):
+                item = futures[future]
+                try:
+                    transferred.append(future.result())
+                    progress.file_done()
+                except UsageIntelligenceError as exc:
+                    progress.file_failed()
+                    self.log.error("%s: %s", item.record.file_name, exc)
+                    failed.append({"file_name": item.record.file_name, "key": item.key, "error": str(exc)})
+        except BaseException:
+            self._cancelled.set()  # SIGTERM or a bug: abort in-flight uploads, leave nothing partial
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        transferred.sort(key=lambda t: t["key"])
+        return transferred, failed
+
+    def _transfer_one(self, item: PlannedFile, product_id: str, progress: Progress) -> dict[str, Any]:
+        record = item.record
+        started = time.monotonic()
+        stream = self.hook.open_file(record.file_kind, record, product_id)
+
+        def metadata() -> dict[str, Any]:
+            meta = object_metadata(record, product_id, stream.size, stream.sha256)
+            if record.uncompressed_size_kb is not None:
+                meta["source-uncompressed-kb"] = record.uncompressed_size_kb
+            return meta
+
+        upload = StreamingUpload(
+            self.s3,
+            self.s3_bucket,
+            item.key,
+            staging_key=self._staging_key(record),
+            metadata=metadata,
+            part_size=self.part_size,
+            content_type="application/zip",
+        )
+        upload.run(self._counted(stream, progress))
+        return {
+            "file_name": record.file_name,
+            "key": item.key,
+            "size": stream.size,
+            "sha256": stream.sha256,
+            "start_date": record.start_date,
+            "stop_date": record.stop_date,
+            "frequency": record.frequency,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+
+    def _counted(self, chunks: Any, progress: Progress) -> Iterator[bytes]:
+        for chunk in chunks:
+            if self._cancelled.is_set():
+                raise TransferCancelled("transfer cancelled")
+            progress.add_bytes(len(chunk))
+            yield chunk
+
+    def _staging_key(self, record: FileRecord) -> str:
+        """Unique per attempt, so concurrent runs of the same file never share a staging object."""
+        return f"{self.s3_prefix.strip('/')}/{STAGING_DIR}/{uuid.uuid4().hex}/{record.file_name}".lstrip("/")
+
+    def on_kill(self) -> None:
+        self._cancelled.set()
+
+    # -- manifest ---------------------------------------------------------------------------
+
+    def _manifest(
+        self,
+        plan: list[PlannedFile],
+        transferred: list[dict[str, Any]],
+        failed: list[dict[str, Any]],
+        product_id: str,
+        seconds: float,
+    ) -> dict[str, Any]:
+        total = sum(t["size"] for t in transferred)
+        return {
+            "product_id": product_id,
+            "file_kind": str(self.file_kind),
+            "bucket": self.s3_bucket,
+            "transferred": transferred,
+            "skipped": [
+                {"file_name": p.record.file_name, "key": p.key, "reason": p.skip_reason}
+                for p in plan
+                if p.skip_reason
+            ],
+            "failed": failed,
+            "files_transferred": len(transferred),
+            "files_skipped": sum(1 for p in plan if p.skip_reason),
+            "bytes": total,
+            "seconds": round(seconds, 3),
+        }
+
+    def _write_manifest(self, manifest: dict[str, Any]) -> None:
+        body = json.dumps(manifest, indent=2, sort_keys=True).encode()
+        self.s3.put_object(
+            Bucket=self.s3_bucket, Key=self.manifest_key, Body=body, ContentType="application/json"
+        )
+
+
+def _common_prefix(keys: list[str]) -> str:
+    first, last = min(keys), max(keys)
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[:size]
+
+
+def _asset_extra(transferred: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: transferred[k] for k in ("file_name", "size", "sha256", "start_date", "stop_date", "frequency")
+    }

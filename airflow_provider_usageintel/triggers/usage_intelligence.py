@@ -1,0 +1,129 @@
+"""Trigger that waits in the triggerer for final Usage Intelligence files.
+
+The hook is synchronous (``requests``), so each check runs in a worker thread
+with :func:`asyncio.to_thread`: the event loop never blocks, and the hook's
+synchronous connection lookup is safe there, because the triggerer answers
+requests from other threads on its loop (only a sync call *on* the loop
+would deadlock). Transient failures are retried inside the hook; what still
+fails ends the wait with an ``error`` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_usageintel.api.files import FileRecord
+from airflow_provider_usageintel.exceptions import UsageIntelligenceError
+from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+from airflow_provider_usageintel.utils.file_wait import FileWait, summarise
+
+FOUND = "found"
+TIMEOUT = "timeout"
+ERROR = "error"
+
+
+class UsageIntelligenceFileTrigger(BaseTrigger):
+    """Poll the file listing until the wanted final files exist, or the deadline passes.
+
+    Fires exactly one event: ``{"status": "found", "records": [...]}`` (records as
+    ``FileRecord.to_dict()``), ``{"status": "timeout", "reason": ..., "missing": [...]}``
+    or ``{"status": "error", "reason": ...}``; reasons never carry credentials.
+
+    :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``.
+    :param frequency: ``daily`` or ``monthly``.
+    :param since: first day of the window, ``YYYY-MM-DD``.
+    :param until: last day of the window (inclusive).
+    :param deadline: wall-clock end of the wait, as a Unix timestamp: it survives triggerer restarts.
+    :param product_id: product (default: the connection's extra ``product_id``).
+    :param usage_intelligence_conn_id: connection of type ``usage_intelligence``.
+    :param poll_interval: seconds between two listings.
+    """
+
+    def __init__(
+        self,
+        *,
+        file_kind: str,
+        frequency: str,
+        since: str,
+        until: str,
+        deadline: float,
+        product_id: str | None = None,
+        usage_intelligence_conn_id: str = UsageIntelligenceHook.default_conn_name,
+        poll_interval: float = 60.0,
+    ) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger is not annotated
+        self.file_kind = file_kind
+        self.frequency = frequency
+        self.since = since
+        self.until = until
+        self.deadline = float(deadline)
+        self.product_id = product_id
+        self.usage_intelligence_conn_id = usage_intelligence_conn_id
+        self.poll_interval = float(poll_interval)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "file_kind": self.file_kind,
+                "frequency": self.frequency,
+                "since": self.since,
+                "until": self.until,
+                "deadline": self.deadline,
+                "product_id": self.product_id,
+                "usage_intelligence_conn_id": self.usage_intelligence_conn_id,
+                "poll_interval": self.poll_interval,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Yield one event; the hook's session is released before it is sent."""
+        hook = UsageIntelligenceHook(self.usage_intelligence_conn_id, product_id=self.product_id)
+        try:
+            event = await self._poll(hook)
+        except BaseException:  # cancelled (triggerer shutdown, task cleared): no slow logout
+            hook.close()
+            raise
+        await asyncio.to_thread(_end_session, hook)
+        yield TriggerEvent(event)  # type: ignore[no-untyped-call]
+
+    async def _poll(self, hook: UsageIntelligenceHook) -> dict[str, Any]:
+        try:
+            wait = FileWait.parse(
+                self.file_kind, self.frequency, None, self.since, self.until, self.product_id
+            )
+            while True:
+                found, missing = await asyncio.to_thread(_check, hook, wait)
+                if not missing:
+                    self.log.info("Found %s: %d file(s)", wait.describe(), len(found))
+                    return {"status": FOUND, "records": [r.to_dict() for r in found]}
+                remaining = self.deadline - time.time()
+                if remaining <= 0:
+                    reason = f"no {wait.describe()} by the deadline; missing: {summarise(missing)}"
+                    return {"status": TIMEOUT, "reason": reason, "missing": missing}
+                self.log.info("Waiting for %s; missing: %s", wait.describe(), summarise(missing))
+                await self._pause(min(self.poll_interval, remaining))
+        except (UsageIntelligenceError, AirflowNotFoundException) as exc:  # secret-free messages
+            return {"status": ERROR, "reason": str(exc)}
+        except Exception as exc:  # any other text is not vetted: name the type, log the details
+            self.log.exception("File listing failed")
+            return {"status": ERROR, "reason": f"{type(exc).__name__} (details in the triggerer log)"}
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep between listings; a method of its own so tests can move the clock instead."""
+        await asyncio.sleep(seconds)
+
+
+def _check(hook: UsageIntelligenceHook, wait: FileWait) -> tuple[list[FileRecord], list[str]]:
+    return wait.check(hook.list_files(wait.file_kind, wait.product_id, wait.frequency))
+
+
+def _end_session(hook: UsageIntelligenceHook) -> None:
+    with hook:  # logs out (a failure is only logged) and closes the sockets
+        pass

@@ -1,0 +1,97 @@
+"""Progress of long transfers, logged at a steady cadence whatever the data rate.
+
+A background timer logs every ``interval`` seconds, so a stalled download is
+visible in the task log too; counters are thread-safe because transfers run
+several files at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+from typing import Any, Protocol
+
+
+class InfoLog(Protocol):
+    def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
+
+def human_bytes(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{int(size)} B"
+        size /= 1024
+    return f"{size:.1f} GiB"  # pragma: no cover
+
+
+class Progress:
+    """Counts files and bytes; use as a context manager to log while work runs and a summary after."""
+
+    def __init__(self, log: InfoLog, label: str, total_files: int, interval: float = 30.0) -> None:
+        self.log = log
+        self.label = label
+        self.total_files = total_files
+        self.interval = interval
+        self.files_done = 0
+        self.files_skipped = 0
+        self.files_failed = 0
+        self.bytes_done = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._started = time.monotonic()
+        self._timer: threading.Thread | None = None
+
+    def add_bytes(self, count: int) -> None:
+        with self._lock:
+            self.bytes_done += count
+
+    def file_done(self) -> None:
+        with self._lock:
+            self.files_done += 1
+
+    def file_skipped(self) -> None:
+        with self._lock:
+            self.files_skipped += 1
+
+    def file_failed(self) -> None:
+        with self._lock:
+            self.files_failed += 1
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def line(self) -> str:
+        with self._lock:
+            done, skipped, failed, size = (
+                self.files_done,
+                self.files_skipped,
+                self.files_failed,
+                self.bytes_done,
+            )
+        elapsed = max(self.elapsed, 1e-9)
+        text = (
+            f"{self.label}: {done + skipped + failed}/{self.total_files} files "
+            f"({done} transferred, {skipped} skipped, {failed} failed), "
+            f"{human_bytes(size)} in {elapsed:.1f} s ({human_bytes(size / elapsed)}/s)"
+        )
+        return text
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.log.info(self.line())
+
+    def __enter__(self) -> Progress:
+        self._started = time.monotonic()
+        self._timer = threading.Thread(target=self._run, name="progress", daemon=True)
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        if self._timer is not None:
+            self._timer.join()
+        self.log.info("%s", self.line())

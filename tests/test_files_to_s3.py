@@ -1,0 +1,219 @@
+"""UsageIntelligenceFilesToS3Operator end to end: real Airflow, the emulator and moto's S3 server."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+
+import pytest
+
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
+from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
+from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE
+from tests.airflow_utils import run_dag, task_states, xcom
+
+KINDS = ("custom_events", "exceptions", "raw_events")
+
+
+def archive_run(s3, **conf):
+    dagrun = run_dag("test_archive_files", run_conf={"bucket": s3.bucket, **conf})
+    assert str(dagrun.state) == "success", task_states(dagrun)
+    return {kind: xcom(dagrun, f"archive_{kind}") for kind in KINDS}, dagrun
+
+
+def downloads(emulator) -> list[dict]:
+    return [
+        r for r in emulator.control.requests() if "getDownloadUrl" in r["path"] or "/_download/" in r["path"]
+    ]
+
+
+def asset_events(bucket: str) -> list:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(AssetModel.uri, AssetEvent.extra)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri.like(f"s3://{bucket}/%"))
+            .all()
+        )
+        return [(uri, extra) for uri, extra in rows]
+
+
+def test_first_run_archives_history_and_rerun_is_a_no_op(airflow_db, ui_conn, usageintel_emulator, s3):
+    manifests, _ = archive_run(s3)
+    keys = [k for k in s3.list_keys("lake/usageintel/1234567890/")]
+    # 60 days of daily files for each kind, plus January (from the 15th) and February monthly files.
+    assert len([k for k in keys if "/daily/" in k]) == 3 * 60
+    assert len([k for k in keys if "/monthly/" in k]) == 2 * 2
+    assert sum(m["files_transferred"] for m in manifests.values()) == len(keys)
+    assert not any("_staging" in k for k in s3.list_keys()) and s3.multipart_uploads() == []
+
+    hook = UsageIntelligenceHook()
+    sample = [k for k in keys if k.endswith("2024-03-14.zip")]
+    assert len(sample) == 3
+    for key in sample:
+        kind = key.split("/")[3]
+        body = s3.read(key)
+        direct = io.BytesIO()
+        hook.download_file(kind, key.rsplit("/", 1)[1], direct)
+        assert body == direct.getvalue()  # byte-identical to the source
+        meta = s3.head(key)["Metadata"]
+        assert meta["sha256"] == hashlib.sha256(body).hexdigest()
+        assert meta["size"] == str(len(body)) and meta["source-file-name"] == key.rsplit("/", 1)[1]
+        assert meta["source-start-date"] == "2024-03-14" == meta["source-stop-date"]
+    monthly = s3.head(
+        "lake/usageintel/1234567890/custom_events/monthly/2024/02/1234567890_cust_2024-02-01_to_2024-02-29.zip"
+    )
+    assert monthly["Metadata"]["source-frequency"] == "monthly"
+
+    manifest_obj = json.loads(s3.read(f"lake/usageintel/_manifests/{_run_id(s3)}/raw_events.json"))
+    assert manifest_obj["files_transferred"] == 60
+
+    events = asset_events(s3.bucket)
+    assert sorted(uri for uri, _ in events) == sorted(f"s3://{s3.bucket}/{k}" for k in keys)
+    assert all(extra["sha256"] and extra["size"] > 0 for _, extra in events)
+
+    usageintel_emulator.control.reset()
+    manifests, _ = archive_run(s3)
+    assert all(m["files_transferred"] == 0 for m in manifests.values())
+    assert sum(m["files_skipped"] for m in manifests.values()) == len(keys)
+    assert downloads(usageintel_emulator) == []
+    listings = [r for r in usageintel_emulator.control.requests() if "listFiles" in r["path"]]
+    assert len(listings) == 3  # one listing per kind
+
+
+def _run_id(s3) -> str:
+    prefixes = {k.split("/")[3] for k in s3.list_keys("lake/usageintel/_manifests/")}
+    assert len(prefixes) == 1
+    return prefixes.pop()
+
+
+def test_clock_advance_transfers_exactly_one_new_file_per_kind(airflow_db, ui_conn, usageintel_emulator, s3):
+    archive_run(s3)
+    usageintel_emulator.control.advance_days(1)
+    manifests, _ = archive_run(s3)
+    for kind in KINDS:
+        names = [t["file_name"] for t in manifests[kind]["transferred"]]
+        assert len(names) == 1 and names[0].endswith("2024-03-15.zip"), (kind, names)
+
+
+def test_month_end_produces_the_monthly_file(airflow_db, ui_conn, usageintel_emulator, s3):
+    archive_run(s3)
+    usageintel_emulator.control.advance_days(17)  # 2024-04-01: March has closed
+    manifests, _ = archive_run(s3)
+    monthly = [
+        t["file_name"] for t in manifests["custom_events"]["transferred"] if t["frequency"] == "monthly"
+    ]
+    assert monthly == ["1234567890_cust_2024-03-01_to_2024-03-31.zip"]
+    assert len(manifests["custom_events"]["transferred"]) == 17 + 1
+
+
+def execute(operator, context=None):
+    return operator.execute(context or {})
+
+
+def test_open_files_go_under_open_prefix_and_are_replaced_when_they_change(ui_conn, usageintel_emulator, s3):
+    def op():
+        return UsageIntelligenceFilesToS3Operator(
+            task_id="t",
+            file_kind="exceptions",
+            frequency="daily",
+            since="2024-03-14",
+            include_open=True,
+            s3_bucket=s3.bucket,
+            s3_prefix="p",
+            asset_alias=None,
+        )
+
+    first = execute(op())
+    open_key = "p/open/1234567890/exceptions/1234567890_exc_2024-03-15.zip"
+    assert open_key in [t["key"] for t in first["transferred"]]
+    assert execute(op())["files_transferred"] == 0  # unchanged open file: skipped
+    usageintel_emulator.control.set_file_size("1234567890_exc_2024-03-15.zip", 40_000)
+    again = execute(op())
+    assert [t["key"] for t in again["transferred"]] == [open_key]
+    assert len(s3.read(open_key)) == 40_000
+
+
+def test_large_file_goes_through_multipart_in_bounded_parts(ui_conn, usageintel_emulator, s3):
+    name = "1234567890_2024-03-14.zip"
+    usageintel_emulator.control.set_file_size(name, 3 * MIN_PART_SIZE + 777)
+    result = execute(
+        UsageIntelligenceFilesToS3Operator(
+            task_id="t",
+            file_kind="raw_events",
+            file_names=[name],
+            s3_bucket=s3.bucket,
+            part_size=MIN_PART_SIZE,
+            asset_alias=None,
+        )
+    )
+    (item,) = result["transferred"]
+    body = s3.read(item["key"])
+    assert len(body) == 3 * MIN_PART_SIZE + 777 and hashlib.sha256(body).hexdigest() == item["sha256"]
+    assert s3.multipart_uploads() == [] and not any("_staging" in k for k in s3.list_keys())
+
+
+def test_replace_transfers_again(ui_conn, usageintel_emulator, s3):
+    kwargs = dict(
+        task_id="t",
+        file_kind="custom_events",
+        since="2024-03-13",
+        until="2024-03-14",
+        s3_bucket=s3.bucket,
+        asset_alias=None,
+    )
+    assert execute(UsageIntelligenceFilesToS3Operator(**kwargs))["files_transferred"] == 2
+    assert execute(UsageIntelligenceFilesToS3Operator(**kwargs))["files_transferred"] == 0
+    assert execute(UsageIntelligenceFilesToS3Operator(replace=True, **kwargs))["files_transferred"] == 2
+
+
+def test_custom_key_template(ui_conn, usageintel_emulator, s3):
+    result = execute(
+        UsageIntelligenceFilesToS3Operator(
+            task_id="t",
+            file_kind="custom_events",
+            since="2024-03-14",
+            until="2024-03-14",
+            s3_bucket=s3.bucket,
+            key_template="{prefix}/kind={file_kind}/dt={yyyy}-{mm}-{dd}/{file_name}",
+            asset_alias=None,
+        )
+    )
+    assert [t["key"] for t in result["transferred"]] == [
+        "usageintel/kind=custom_events/dt=2024-03-14/1234567890_cust_2024-03-14.zip"
+    ]
+
+
+def test_bad_input_is_refused_before_any_call(ui_conn, usageintel_emulator, s3):
+    op = UsageIntelligenceFilesToS3Operator(
+        task_id="t",
+        file_kind="logs",
+        frequency="hourly",
+        since="2024-02-30",
+        s3_bucket="Bad_Bucket",
+        key_template="{prefix}/{nope}",
+        max_concurrency=0,
+        part_size=1024,
+        manifest_key="../x",
+    )
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        execute(op)
+    text = str(info.value)
+    for field in (
+        "file_kind",
+        "frequency",
+        "since",
+        "s3_bucket",
+        "key_template",
+        "max_concurrency",
+        "part_size",
+        "manifest_key",
+    ):
+        assert f"{field}:" in text, field
+    assert "(allowed: custom_events, exceptions, raw_events)" in text
+    assert usageintel_emulator.control.requests() == []
