@@ -13,14 +13,12 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from airflow.sdk import BaseOperator, Context
+from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.files import FileRecord, Frequency
 from airflow_provider_usageintel.api.selection import DateLike, FileSelection
@@ -29,12 +27,11 @@ from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceTransferError,
     UsageIntelligenceValidationError,
 )
-from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
-from airflow_provider_usageintel.utils.assets import DEFAULT_ALIAS, default_outlets, record_objects
+from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
 from airflow_provider_usageintel.utils.keys import check_key_template, object_key, object_metadata
 from airflow_provider_usageintel.utils.progress import Progress
 from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, StreamingUpload
-from airflow_provider_usageintel.utils.s3_validation import check_bucket_name, check_key
+from airflow_provider_usageintel.utils.s3_validation import check_key
 
 STAGING_DIR = "_staging"
 #: listed sizes are rounded KB: an object is the same file when its exact size agrees with them.
@@ -53,7 +50,7 @@ class PlannedFile:
     skip_reason: str | None = None
 
 
-class UsageIntelligenceFilesToS3Operator(BaseOperator):
+class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
     """Stream custom-event, exception or raw-event files into S3, skipping those already archived.
 
     :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``.
@@ -74,7 +71,11 @@ class UsageIntelligenceFilesToS3Operator(BaseOperator):
         overwritten when its content changes.
     :param part_size: multipart part size in bytes (memory per file is about twice this).
     :param manifest_key: also write the run manifest as JSON to this key.
-    :param asset_alias: outlet alias receiving one Asset event per object written (``None``: none).
+    :param progress_interval: seconds between progress lines in the log.
+
+    Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator` (product_id,
+    connection ids, asset_alias).
+
     :return: the manifest: transferred and skipped files, bytes, durations.
     """
 
@@ -92,7 +93,6 @@ class UsageIntelligenceFilesToS3Operator(BaseOperator):
         "manifest_key",
     )
     template_fields_renderers = {"files": "json", "file_names": "json"}
-    ui_color = "#e8f1fb"
 
     def __init__(
         self,
@@ -111,17 +111,11 @@ class UsageIntelligenceFilesToS3Operator(BaseOperator):
         include_open: bool = False,
         part_size: int = DEFAULT_PART_SIZE,
         manifest_key: str | None = None,
-        product_id: str | int | None = None,
-        usage_intelligence_conn_id: str = UsageIntelligenceHook.default_conn_name,
-        aws_conn_id: str | None = "aws_default",
-        asset_alias: str | None = DEFAULT_ALIAS,
         progress_interval: float = 30.0,
         **kwargs: Any,
     ) -> None:
-        kwargs["outlets"] = default_outlets(asset_alias, kwargs.get("outlets"))
-        super().__init__(**kwargs)
+        super().__init__(s3_bucket=s3_bucket, **kwargs)
         self.file_kind = file_kind
-        self.s3_bucket = s3_bucket
         self.frequency = frequency
         self.since = since
         self.until = until
@@ -134,20 +128,8 @@ class UsageIntelligenceFilesToS3Operator(BaseOperator):
         self.include_open = include_open
         self.part_size = part_size
         self.manifest_key = manifest_key
-        self.product_id = product_id
-        self.usage_intelligence_conn_id = usage_intelligence_conn_id
-        self.aws_conn_id = aws_conn_id
-        self.asset_alias = asset_alias
         self.progress_interval = progress_interval
         self._cancelled = threading.Event()
-
-    @cached_property
-    def hook(self) -> UsageIntelligenceHook:
-        return UsageIntelligenceHook(self.usage_intelligence_conn_id, product_id=self.product_id)
-
-    @cached_property
-    def s3(self) -> Any:
-        return S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
 
     # -- input ------------------------------------------------------------------------------
 
@@ -172,19 +154,13 @@ class UsageIntelligenceFilesToS3Operator(BaseOperator):
             )
         except UsageIntelligenceValidationError as exc:
             problems += exc.problems
-        checks: list[Callable[[], object]] = [
-            lambda: check_bucket_name(self.s3_bucket),
+        self.validate_or_raise(
             lambda: self.key_template and check_key_template(self.key_template),
             lambda: self.manifest_key and check_key(self.manifest_key, "manifest_key"),
-            self.hook.product_id,
             self._check_numbers,
-        ]
-        for check in checks:
-            try:
-                check()
-            except UsageIntelligenceValidationError as exc:
-                problems += exc.problems
-        if problems or selection is None:
+            problems=problems,
+        )
+        if selection is None:  # pragma: no cover - validate_or_raise raised already
             raise UsageIntelligenceValidationError(problems)
         return selection
 
@@ -284,9 +260,7 @@ class UsageIntelligenceFilesToS3Operator(BaseOperator):
         manifest = self._manifest(plan, transferred, failed, product_id, time.monotonic() - started)
         if self.manifest_key:
             self._write_manifest(manifest)
-        record_objects(
-            context, self.asset_alias, [(self.s3_bucket, t["key"], _asset_extra(t)) for t in transferred]
-        )
+        self.record_assets(context, [(t["key"], _asset_extra(t)) for t in transferred])
         if failed:
             names = ", ".join(f["file_name"] for f in failed)
             raise UsageIntelligenceTransferError(
