@@ -61,6 +61,15 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [f"{PACKAGE}.hooks.usage_intelligence"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Revenera Usage Intelligence",
+                "python-modules": [
+                    f"{PACKAGE}.operators.usage_intelligence",
+                    f"{PACKAGE}.operators.license_keys",
+                ],
+            }
+        ],
         "sensors": [
             {
                 "integration-name": "Revenera Usage Intelligence",
@@ -78,6 +87,16 @@ def get_provider_info() -> dict[str, Any]:
                 "source-integration-name": "Revenera Usage Intelligence",
                 "target-integration-name": "Amazon Simple Storage Service (S3)",
                 "python-module": f"{PACKAGE}.transfers.files_to_s3",
+            },
+            {
+                "source-integration-name": "Revenera Usage Intelligence",
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": f"{PACKAGE}.transfers.report_to_s3",
+            },
+            {
+                "source-integration-name": "Revenera Usage Intelligence",
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": f"{PACKAGE}.transfers.client_properties_to_s3",
             },
         ],
         "connection-types": [

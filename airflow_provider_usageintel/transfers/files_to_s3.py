@@ -27,6 +27,7 @@ from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceTransferError,
     UsageIntelligenceValidationError,
 )
+from airflow_provider_usageintel.operators.base import Problems, parse_records, positive_number
 from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
 from airflow_provider_usageintel.utils.keys import check_key_template, object_key, object_metadata
 from airflow_provider_usageintel.utils.progress import Progress
@@ -34,6 +35,7 @@ from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, MIN_P
 from airflow_provider_usageintel.utils.s3_validation import check_key
 
 STAGING_DIR = "_staging"
+MAX_CONCURRENCY = 64
 #: listed sizes are rounded KB: an object is the same file when its exact size agrees with them.
 METADATA_SHA = "sha256"
 
@@ -133,36 +135,33 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
 
     # -- input ------------------------------------------------------------------------------
 
-    def _given_records(self) -> list[FileRecord] | None:
-        if self.files is None:
-            return None
-        items = [self.files] if isinstance(self.files, dict) else list(self.files)
-        try:
-            return [FileRecord.from_dict(dict(item)) for item in items]
-        except (TypeError, ValueError) as exc:
-            raise UsageIntelligenceValidationError(
-                f"files: expected file records from UsageIntelligenceListFilesOperator ({exc})"
-            ) from None
-
-    def _validate(self) -> FileSelection:
+    def _validate(self) -> tuple[FileSelection, list[FileRecord] | None]:
         """Check every parameter before any network call; report all problems at once."""
-        problems: list[str] = []
-        selection: FileSelection | None = None
-        try:
-            selection = FileSelection.parse(
-                self.file_kind, self.frequency, self.since, self.until, self.file_names, self.include_open
-            )
-        except UsageIntelligenceValidationError as exc:
-            problems += exc.problems
-        self.validate_or_raise(
-            lambda: self.key_template and check_key_template(self.key_template),
-            lambda: self.manifest_key and check_key(self.manifest_key, "manifest_key"),
-            self._check_numbers,
-            problems=problems,
+        problems = Problems()
+        selection = problems.check(
+            FileSelection.parse,
+            self.file_kind,
+            self.frequency,
+            self.since,
+            self.until,
+            self.file_names,
+            self.include_open,
         )
-        if selection is None:  # pragma: no cover - validate_or_raise raised already
-            raise UsageIntelligenceValidationError(problems)
-        return selection
+        given = None
+        if self.files is not None:
+            given = parse_records(self.files, selection.file_kind if selection else None, problems)
+        self.check_target(problems)
+        if self.key_template:
+            problems.check(check_key_template, self.key_template)
+        if self.manifest_key:
+            problems.check(check_key, self.manifest_key, "manifest_key")
+        positive_number(self.part_size, "part_size", problems)
+        positive_number(self.max_concurrency, "max_concurrency", problems)
+        problems.check(self._check_numbers)
+        problems.raise_if_any()
+        if selection is None:  # pragma: no cover - a failed parse recorded problems above
+            raise UsageIntelligenceValidationError("file_kind: no valid selection")
+        return selection, given
 
     def _check_numbers(self) -> None:
         problems = []
@@ -177,8 +176,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
 
     # -- planning ---------------------------------------------------------------------------
 
-    def _records(self, selection: FileSelection) -> list[FileRecord]:
-        given = self._given_records()
+    def _records(self, selection: FileSelection, given: list[FileRecord] | None) -> list[FileRecord]:
         if given is not None:
             return selection.apply(given) if self.file_names else given
         return selection.apply(self.hook.list_files(selection.file_kind))
@@ -236,10 +234,10 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
     # -- transfer ---------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
-        selection = self._validate()
+        selection, given = self._validate()
         product_id = self.hook.product_id()
         started = time.monotonic()
-        plan = self._plan(self._records(selection), product_id)
+        plan = self._plan(self._records(selection, given), product_id)
         todo = [p for p in plan if p.skip_reason is None]
         self.log.info(
             "%d %s file(s) selected: %d to transfer, %d already archived",

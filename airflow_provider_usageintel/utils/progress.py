@@ -28,8 +28,13 @@ def human_bytes(size: float) -> str:
 class Progress:
     """Counts files and bytes; use as a context manager to log while work runs and a summary after."""
 
-    def __init__(self, log: InfoLog, label: str, total_files: int, interval: float = 30.0) -> None:
+    def __init__(
+        self, log: InfoLog, label: str, total_files: int, interval: float = 30.0, item_name: str | None = None
+    ) -> None:
         self.log = log
+        #: what ``add_items`` counts (e.g. "rows"); ``None`` when only files and bytes matter.
+        self.item_name = item_name
+        self.items = 0
         self.label = label
         self.total_files = total_files
         self.interval = interval
@@ -45,6 +50,10 @@ class Progress:
     def add_bytes(self, count: int) -> None:
         with self._lock:
             self.bytes_done += count
+
+    def add_items(self, count: int = 1) -> None:
+        with self._lock:
+            self.items += count
 
     def file_done(self) -> None:
         with self._lock:

@@ -1,0 +1,158 @@
+"""What the Usage Intelligence operators share: connection, product, a lazy hook, argument checks.
+
+The checks collect every problem before raising, so a DAG author fixes all of
+them in one go; file records arriving through XCom are checked here too, since
+their names become local paths and S3 keys.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
+from typing import Any, TypeVar
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_usageintel.api.files import FileKind, FileRecord, check_file_name
+from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
+from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+
+T = TypeVar("T")
+
+UI_COLOR = "#d7ecf7"
+#: the fields a file record needs; records pushed by the list operator have them all.
+RECORD_FIELDS = ("file_kind", "frequency", "file_name", "start_date", "stop_date")
+
+
+class UsageIntelligenceTaskError(UsageIntelligenceError, AirflowFailException):
+    """Running the task again as is cannot help (or could do harm): fail it without Airflow retries."""
+
+
+class Problems:
+    """Collects validation problems across checks, so one error names every bad field."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, problem: str) -> None:
+        self.items.append(problem)
+
+    def extend(self, problems: Sequence[str]) -> None:
+        self.items.extend(problems)
+
+    def check(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """``func(*args, **kwargs)``, or ``None`` once its validation problems are recorded."""
+        try:
+            return func(*args, **kwargs)
+        except UsageIntelligenceValidationError as exc:
+            self.items.extend(exc.problems)
+            return None
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise UsageIntelligenceValidationError(self.items)
+
+
+def positive_number(value: object, field: str, problems: Problems, *, integer: bool = True) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        bounds = "integers >= 1" if integer else "numbers > 0"
+        problems.add(f"{field}: {value!r} is not allowed (allowed: {bounds})")
+
+
+class UsageIntelligenceBaseOperator(BaseOperator):
+    """Base of the Usage Intelligence operators.
+
+    The hook is built on first use inside ``execute``: creating the operator
+    (at DAG-parse time) reads no connection and opens no socket.
+
+    :param usage_intelligence_conn_id: connection of type ``usage_intelligence``. (templated)
+    :param product_id: product to query; defaults to the connection's extra ``product_id``. (templated)
+    """
+
+    template_fields: Sequence[str] = ("usage_intelligence_conn_id", "product_id")
+    ui_color = UI_COLOR
+
+    def __init__(
+        self,
+        *,
+        usage_intelligence_conn_id: str = UsageIntelligenceHook.default_conn_name,
+        product_id: str | int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.usage_intelligence_conn_id = usage_intelligence_conn_id
+        self.product_id = product_id
+
+    @cached_property
+    def hook(self) -> UsageIntelligenceHook:
+        return UsageIntelligenceHook(
+            usage_intelligence_conn_id=self.usage_intelligence_conn_id, product_id=self.product_id
+        )
+
+    def check_product_id(self, problems: Problems) -> str | None:
+        """The task's product (else the connection's), checked locally: no API call."""
+        return problems.check(self.hook.product_id, self.product_id)
+
+
+def json_argument(value: Any, field: str) -> Any:
+    """A templated JSON argument: dicts and lists as they are, strings (rendered Jinja) parsed."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    try:
+        return json.loads(value)
+    except ValueError as exc:
+        raise UsageIntelligenceValidationError(f"{field}: not valid JSON ({exc})") from None
+
+
+def within(field: str, problems: Sequence[str]) -> list[str]:
+    """Re-root request-validation messages (``body: ...``, ``[2].x: ...``, ``x: ...``) under ``field``."""
+    rooted: list[str] = []
+    for problem in problems:
+        if problem.startswith("body:"):
+            rooted.append(field + problem[len("body") :])
+        elif problem.startswith("["):
+            rooted.append(field + problem)
+        else:
+            rooted.append(f"{field}.{problem}")
+    return rooted
+
+
+def parse_record(item: object, where: str, kind: FileKind | None) -> FileRecord:
+    """A record handed over through XCom (a dict), checked before its name is used as a path."""
+    if isinstance(item, FileRecord):
+        record = item
+    elif isinstance(item, Mapping):
+        missing = [name for name in RECORD_FIELDS if name not in item]
+        if missing:
+            raise UsageIntelligenceValidationError(
+                f"{where}: missing {', '.join(missing)} (allowed: records from "
+                "UsageIntelligenceListFilesOperator)"
+            )
+        record = FileRecord.from_dict(dict(item))
+    else:
+        raise UsageIntelligenceValidationError(
+            f"{where}: expected a file record (a dict), got {type(item).__name__}"
+        )
+    check_file_name(record.file_name, f"{where}.file_name")
+    if kind is not None and record.file_kind != kind.value:
+        raise UsageIntelligenceValidationError(
+            f"{where}.file_kind: {record.file_kind!r} does not match file_kind (allowed: {kind.value})"
+        )
+    return record
+
+
+def parse_records(files: object, kind: FileKind | None, problems: Problems) -> list[FileRecord]:
+    """One record (a mapped task's) or a list of them; every bad one is recorded in ``problems``."""
+    if isinstance(files, (Mapping, FileRecord)):
+        record = problems.check(parse_record, files, "files", kind)
+        return [record] if record else []
+    if not isinstance(files, (list, tuple)):
+        problems.add(f"files: expected a file record or a list of them, got {type(files).__name__}")
+        return []
+    parsed = (problems.check(parse_record, item, f"files[{i}]", kind) for i, item in enumerate(files))
+    return [record for record in parsed if record]

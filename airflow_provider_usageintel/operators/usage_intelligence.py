@@ -1,0 +1,411 @@
+"""Operators for the Usage Intelligence Reporting API: reports, file listings, downloads, license keys.
+
+Each operator checks its rendered arguments at the start of ``execute`` and
+raises one :class:`~airflow_provider_usageintel.exceptions.UsageIntelligenceValidationError`
+naming every bad field before any API call. What they return goes to XCom, so
+it stays small: file records, paths and counts; large results belong in S3.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from airflow_provider_usageintel.api.endpoints import report_endpoint
+from airflow_provider_usageintel.api.files import FileKind, FileRecord, Frequency
+from airflow_provider_usageintel.api.selection import RAW_FREQUENCIES, DateLike, FileSelection
+from airflow_provider_usageintel.api.validation import request_problems
+from airflow_provider_usageintel.exceptions import (
+    UsageIntelligenceTransferError,
+    UsageIntelligenceValidationError,
+)
+from airflow_provider_usageintel.operators.base import (
+    Problems,
+    UsageIntelligenceBaseOperator,
+    UsageIntelligenceTaskError,
+    json_argument,
+    parse_records,
+    positive_number,
+    within,
+)
+from airflow_provider_usageintel.operators.license_keys import UsageIntelligenceLicenseKeysOperator
+from airflow_provider_usageintel.utils.extract import extract_csv_members
+from airflow_provider_usageintel.utils.local_files import atomic_writer, file_sha256
+from airflow_provider_usageintel.utils.progress import Progress
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_provider_usageintel.hooks.download import FileStream
+    from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+
+__all__ = [
+    "UsageIntelligenceDownloadFileOperator",
+    "UsageIntelligenceLicenseKeysOperator",
+    "UsageIntelligenceListFilesOperator",
+    "UsageIntelligenceReportOperator",
+]
+
+DEFAULT_MAX_RESULT_BYTES = 1_000_000
+DEFAULT_PROGRESS_INTERVAL = 30.0
+
+FrequencyArg = str | Sequence[str] | None
+
+
+# -- reports ------------------------------------------------------------------------------------
+
+
+def json_size(value: Any) -> int:
+    """Bytes of ``value`` as compact JSON: roughly what it costs in the XCom table."""
+    return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
+
+
+class UsageIntelligenceReportOperator(UsageIntelligenceBaseOperator):
+    """Run one report of the endpoint table by name and return its result (pushed to XCom).
+
+    XCom lives in Airflow's metadata database, so results larger than
+    ``max_result_bytes`` fail the task; ``UsageIntelligenceReportToS3Operator``
+    writes large results to S3 instead.
+
+    :param report: endpoint name, e.g. ``date_range`` (see the endpoint table). (templated)
+    :param request: JSON body (query parameters for GET reports), a dict or a JSON string;
+        rendered, then validated before any call. (templated)
+    :param max_result_bytes: largest result accepted, measured as compact JSON.
+    """
+
+    template_fields: Sequence[str] = (*UsageIntelligenceBaseOperator.template_fields, "report", "request")
+    template_fields_renderers = {"request": "json"}
+
+    def __init__(
+        self,
+        *,
+        report: str,
+        request: Mapping[str, Any] | list[Mapping[str, Any]] | str | None = None,
+        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.report = report
+        self.request = request
+        self.max_result_bytes = max_result_bytes
+
+    def execute(self, context: Context) -> Any:
+        body = self._checked_request()
+        with self.hook as hook:
+            result = hook.run_report(self.report, body, self.product_id)
+        size = json_size(result)
+        if size > self.max_result_bytes:
+            raise UsageIntelligenceTaskError(
+                f"{self.report}: the result is {size:,} bytes as JSON, more than "
+                f"max_result_bytes={self.max_result_bytes:,}. XCom is meant for small values: "
+                "write large results to S3 with UsageIntelligenceReportToS3Operator, "
+                "or narrow the request (or raise max_result_bytes)."
+            )
+        self.log.info("%s: %s bytes of JSON", self.report, f"{size:,}")
+        return result
+
+    def _checked_request(self) -> Any:
+        problems = Problems()
+        endpoint = problems.check(report_endpoint, self.report)
+        body = None
+        try:
+            body = json_argument(self.request, "request")
+        except UsageIntelligenceValidationError as exc:
+            problems.extend(exc.problems)
+        else:
+            if endpoint is not None:
+                problems.extend(within("request", request_problems(endpoint.name, body)))
+        if endpoint is not None and endpoint.takes_product_id:
+            self.check_product_id(problems)
+        positive_number(self.max_result_bytes, "max_result_bytes", problems)
+        problems.raise_if_any()
+        return body
+
+
+# -- file selection -----------------------------------------------------------------------------
+
+
+class _FileOperator(UsageIntelligenceBaseOperator):
+    """Shared by the list and download operators: which files of a kind a task wants."""
+
+    template_fields: Sequence[str] = (
+        *UsageIntelligenceBaseOperator.template_fields,
+        "file_kind",
+        "frequency",
+        "since",
+        "until",
+        "file_names",
+    )
+
+    def __init__(
+        self,
+        *,
+        file_kind: str,
+        frequency: FrequencyArg = "daily",
+        since: DateLike = None,
+        until: DateLike = None,
+        file_names: Sequence[str] | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.file_kind = file_kind
+        self.frequency = frequency
+        self.since = since
+        self.until = until
+        self.file_names = file_names
+
+    def parse_selection(self, problems: Problems, frequency: FrequencyArg) -> FileSelection | None:
+        return problems.check(
+            FileSelection.parse, self.file_kind, frequency, self.since, self.until, self.file_names
+        )
+
+    def select(
+        self, hook: UsageIntelligenceHook, selection: FileSelection, product_id: str
+    ) -> list[FileRecord]:
+        records = selection.apply(hook.list_files(selection.file_kind, product_id))
+        self.log.info("%d %s file(s) selected", len(records), selection.file_kind.value)
+        return records
+
+
+def unlisted(selection: FileSelection, records: Sequence[FileRecord]) -> list[str]:
+    """Names asked for by ``file_names`` that the selection did not find."""
+    found = {record.file_name for record in records}
+    return [name for name in selection.file_names or () if name not in found]
+
+
+class UsageIntelligenceListFilesOperator(_FileOperator):
+    """List the downloadable files of a kind; returns small record dicts to fan out with ``.expand()``.
+
+    :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``. (templated)
+    :param frequency: ``daily``, ``monthly``, ``open`` (today's file, not final) or a list. (templated)
+    :param since: first day wanted (``YYYY-MM-DD`` or a date); files overlapping it match. (templated)
+    :param until: last day wanted, inclusive. (templated)
+    :param file_names: keep only these names. (templated)
+    :return: a list of :meth:`FileRecord.to_dict` dicts, oldest first.
+    """
+
+    def execute(self, context: Context) -> list[dict[str, Any]]:
+        problems = Problems()
+        selection = self.parse_selection(problems, self.frequency)
+        product_id = self.check_product_id(problems)
+        problems.raise_if_any()
+        selection = cast(FileSelection, selection)
+        with self.hook as hook:
+            records = self.select(hook, selection, cast(str, product_id))
+        missing = unlisted(selection, records)
+        if missing:
+            self.log.warning("Not offered by the server: %s", ", ".join(missing))
+        return [record.to_dict() for record in records]
+
+
+# -- downloads ----------------------------------------------------------------------------------
+
+
+def check_zip(path: Path, file_name: str) -> None:
+    """Read every member once: a flipped byte that kept the length right fails its CRC here."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise UsageIntelligenceTransferError(f"{file_name}: not a valid zip archive ({exc})") from None
+    if bad is not None:
+        raise UsageIntelligenceTransferError(f"{file_name}: corrupt archive, member {bad!r} fails its CRC")
+
+
+@dataclass(frozen=True)
+class _Downloads:
+    """A validated download task: given records, or a selection to list."""
+
+    kind: FileKind
+    product_id: str
+    local_dir: Path
+    records: list[FileRecord] | None
+    selection: FileSelection | None
+
+
+class UsageIntelligenceDownloadFileOperator(_FileOperator):
+    """Download files of a kind into a local directory, atomically, optionally extracting their CSVs.
+
+    Name the files with ``files`` (records from :class:`UsageIntelligenceListFilesOperator`:
+    a list, or one record per mapped task with ``.expand(files=...)``), with ``file_names``,
+    or by ``frequency``/``since``/``until``; ``file_kind`` and the selection arguments work as
+    for the list operator. Each file is streamed to a temporary name in ``local_dir`` while
+    its SHA-256 is computed, its length checked (and with ``verify_zip`` its CRCs), then
+    renamed into place: a reader never sees a partial file.
+
+    :param local_dir: target directory, created if missing. (templated)
+    :param files: file record dict(s) to download. (templated)
+    :param frequency: as for the list operator; default ``daily``, or every frequency when
+        ``file_names`` is given. (templated)
+    :param extract: also extract the CSV members next to the zip; unsafe member names
+        (absolute, ``..``, NUL bytes, symbolic links) are refused with a warning.
+    :param overwrite: download even when a file of the listed size is present already.
+    :param verify_zip: check the archive's CRCs before it replaces anything.
+    :param progress_interval: seconds between progress lines (files, bytes, rate).
+    :return: per file ``{"file_name", "file_kind", "path", "size", "sha256", "skipped",
+        "extracted"}``: one dict when ``files`` is one record, else a list.
+    """
+
+    template_fields: Sequence[str] = (*_FileOperator.template_fields, "files", "local_dir")
+    template_fields_renderers = {"files": "json"}
+
+    def __init__(
+        self,
+        *,
+        file_kind: str,
+        local_dir: str | Path,
+        files: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        frequency: FrequencyArg = None,
+        extract: bool = False,
+        overwrite: bool = False,
+        verify_zip: bool = True,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(file_kind=file_kind, frequency=frequency, **kwargs)
+        self.local_dir = local_dir
+        self.files = files
+        self.extract = extract
+        self.overwrite = overwrite
+        self.verify_zip = verify_zip
+        self.progress_interval = progress_interval
+
+    def execute(self, context: Context) -> dict[str, Any] | list[dict[str, Any]]:
+        plan = self._plan()
+        plan.local_dir.mkdir(parents=True, exist_ok=True)
+        with self.hook as hook:
+            records = plan.records if plan.records is not None else self._listed(hook, plan)
+            results = self._download_all(hook, plan, records)
+        return results[0] if isinstance(self.files, (Mapping, FileRecord)) else results
+
+    # -- validation -----------------------------------------------------------------------------
+
+    def _plan(self) -> _Downloads:
+        problems = Problems()
+        kind = problems.check(FileKind.parse, self.file_kind)
+        records, selection = None, None
+        if self.files is not None:
+            self._no_selection_with_files(problems)
+            records = parse_records(self.files, kind, problems)
+        else:
+            selection = self.parse_selection(problems, self._frequency(kind))
+        local_dir = self._local_dir(problems)
+        positive_number(self.progress_interval, "progress_interval", problems, integer=False)
+        product_id = self.check_product_id(problems)
+        problems.raise_if_any()
+        return _Downloads(cast(FileKind, kind), cast(str, product_id), local_dir, records, selection)
+
+    def _no_selection_with_files(self, problems: Problems) -> None:
+        for field in ("file_names", "frequency", "since", "until"):
+            if getattr(self, field) not in (None, "", []):
+                problems.add(f"{field}: not used together with files (allowed: files, or a selection)")
+
+    def _frequency(self, kind: FileKind | None) -> FrequencyArg:
+        """``daily`` by default; every frequency of the kind when files are named."""
+        if self.frequency is not None or self.file_names is None:
+            return self.frequency or Frequency.DAILY.value
+        wanted = RAW_FREQUENCIES if kind is FileKind.RAW_EVENTS else tuple(Frequency)
+        return [frequency.value for frequency in wanted]
+
+    def _local_dir(self, problems: Problems) -> Path:
+        path = Path(str(self.local_dir or ""))
+        if not str(self.local_dir or "").strip():
+            problems.add("local_dir: required (allowed: a directory path)")
+        elif path.exists() and not path.is_dir():
+            problems.add(f"local_dir: {str(path)!r} exists and is not a directory")
+        return path
+
+    # -- work -----------------------------------------------------------------------------------
+
+    def _listed(self, hook: UsageIntelligenceHook, plan: _Downloads) -> list[FileRecord]:
+        selection = cast(FileSelection, plan.selection)
+        records = self.select(hook, selection, plan.product_id)
+        missing = unlisted(selection, records)
+        if missing:
+            raise UsageIntelligenceValidationError(
+                f"file_names: not offered by the server for {plan.kind.value}: {', '.join(missing)}"
+            )
+        return records
+
+    def _download_all(
+        self, hook: UsageIntelligenceHook, plan: _Downloads, records: Sequence[FileRecord]
+    ) -> list[dict[str, Any]]:
+        label = f"Download of {plan.kind.value} files"
+        with Progress(self.log, label, len(records), self.progress_interval) as progress:
+            return [self._download_one(hook, plan, record, progress) for record in records]
+
+    def _download_one(
+        self, hook: UsageIntelligenceHook, plan: _Downloads, record: FileRecord, progress: Progress
+    ) -> dict[str, Any]:
+        target = plan.local_dir / record.file_name
+        skipped = self._is_current(record, target)
+        try:
+            if skipped:
+                size, sha256 = target.stat().st_size, file_sha256(target)
+                self.log.info("%s is present with the listed size; skipped", record.file_name)
+            else:
+                size, sha256 = self._fetch(hook, plan, record, target, progress.add_bytes)
+            extracted = self._extract(target, plan.local_dir, overwrite=self.overwrite or not skipped)
+        except Exception:
+            progress.file_failed()
+            raise
+        if skipped:
+            progress.file_skipped()
+        else:
+            progress.file_done()
+        return {
+            "file_name": record.file_name,
+            "file_kind": record.file_kind,
+            "path": str(target),
+            "size": size,
+            "sha256": sha256,
+            "skipped": skipped,
+            "extracted": extracted,
+        }
+
+    def _is_current(self, record: FileRecord, target: Path) -> bool:
+        """Final files whose listed size matches the local copy are not fetched again."""
+        if self.overwrite or not record.is_final or record.compressed_size_kb is None:
+            return False
+        return target.is_file() and record.size_matches(target.stat().st_size)
+
+    def _fetch(
+        self,
+        hook: UsageIntelligenceHook,
+        plan: _Downloads,
+        record: FileRecord,
+        target: Path,
+        count: Callable[[int], None],
+    ) -> tuple[int, str]:
+        stream = hook.open_file(plan.kind, record, plan.product_id)
+        with atomic_writer(target, verify=lambda tmp: self._verify(tmp, record, stream)) as sink:
+            for chunk in stream:
+                sink.write(chunk)
+                count(len(chunk))
+        result = stream.result()
+        self.log.info("Downloaded %s: %d bytes, sha256 %s", record.file_name, result.size, result.sha256)
+        return result.size, result.sha256
+
+    def _verify(self, tmp: Path, record: FileRecord, stream: FileStream) -> None:
+        """The complete temporary file, before it replaces anything: length, listing, CRCs."""
+        written, received = tmp.stat().st_size, stream.result().size
+        if written != received:
+            raise UsageIntelligenceTransferError(
+                f"{record.file_name}: {written} bytes on disk, {received} received"
+            )
+        if not record.size_matches(written):
+            raise UsageIntelligenceTransferError(
+                f"{record.file_name}: {written} bytes, the listing says {record.compressed_size_kb} KB"
+            )
+        if self.verify_zip:
+            check_zip(tmp, record.file_name)
+
+    def _extract(self, archive: Path, local_dir: Path, *, overwrite: bool) -> list[str]:
+        if not self.extract:
+            return []
+        return extract_csv_members(archive, local_dir, overwrite=overwrite, log=self.log).extracted

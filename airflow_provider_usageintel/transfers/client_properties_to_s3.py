@@ -1,0 +1,109 @@
+"""Export every client's properties into one gzipped NDJSON object in S3, in constant memory."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from airflow.sdk import Context
+
+from airflow_provider_usageintel.api.validation import request_problems
+from airflow_provider_usageintel.operators.base import Problems, json_argument, positive_number, within
+from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
+from airflow_provider_usageintel.utils.ndjson import GzipNdjson
+from airflow_provider_usageintel.utils.progress import Progress
+from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, StreamingUpload
+from airflow_provider_usageintel.utils.s3_validation import check_key
+
+
+class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOperator):
+    """Page through clientPropertyList and stream the rows into ``s3_key`` as gzipped NDJSON.
+
+    Pages are followed with ``nextClientId`` until ``reachedEnd``; one page is in
+    memory at a time and the object is written by multipart upload, so memory
+    does not depend on the number of clients. ``"<NULL>"`` values become ``null``.
+
+    :param s3_key: destination key (templated), e.g. ``clients/{{ ds }}/clients.ndjson.gz``.
+    :param request: clientPropertyList body: ``properties``, optional ``retDailyData``
+        (``{startDate, stopDate, properties}``) and ``globalFilters``. (templated)
+    :param part_size: multipart part size in bytes.
+    :param progress_interval: seconds between progress lines in the log.
+
+    Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator`.
+
+    :return: key, rows, bytes, SHA-256 of the object and duration.
+    """
+
+    template_fields: Sequence[str] = ("request", "s3_bucket", "s3_key", "product_id")
+    template_fields_renderers = {"request": "json"}
+
+    def __init__(
+        self,
+        *,
+        s3_key: str,
+        request: dict[str, Any] | str | None = None,
+        part_size: int = DEFAULT_PART_SIZE,
+        progress_interval: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.s3_key = s3_key
+        self.request = request
+        self.part_size = part_size
+        self.progress_interval = progress_interval
+
+    def _validate(self) -> dict[str, Any]:
+        problems = Problems()
+        request = problems.check(json_argument, self.request, "request") or {}
+        problems.extend(within("request", request_problems("client_property_list", request)))
+        self.check_target(problems)
+        problems.check(check_key, self.s3_key, "s3_key")
+        positive_number(self.part_size, "part_size", problems)
+        problems.raise_if_any()
+        return dict(request)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        request = self._validate()
+        started = time.monotonic()
+        with Progress(
+            self.log, f"client properties to s3://{self.s3_bucket}/{self.s3_key}", 1, self.progress_interval
+        ) as progress:
+            output = GzipNdjson(self._rows(request, progress))
+            upload = StreamingUpload(
+                self.s3,
+                self.s3_bucket,
+                self.s3_key,
+                staging_key=f"_staging/{uuid.uuid4().hex}/{self.s3_key.rsplit('/', 1)[-1]}",
+                metadata=lambda: {
+                    "rows": output.rows,
+                    "sha256": output.sha256,
+                    "size": output.size,
+                    "source-product-id": self.hook.product_id(),
+                },
+                part_size=self.part_size,
+                content_type="application/x-ndjson",
+            )
+            upload.run(self._counted(output, progress))
+            progress.file_done()
+        summary = {
+            "key": self.s3_key,
+            "rows": output.rows,
+            "bytes": output.size,
+            "sha256": output.sha256,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        self.record_assets(context, [(self.s3_key, {k: summary[k] for k in ("rows", "bytes", "sha256")})])
+        return summary
+
+    def _rows(self, request: dict[str, Any], progress: Progress) -> Iterator[dict[str, Any]]:
+        for row in self.hook.iter_client_properties(request, self.product_id):
+            progress.add_items()
+            yield row
+
+    @staticmethod
+    def _counted(chunks: GzipNdjson, progress: Progress) -> Iterator[bytes]:
+        for chunk in chunks:
+            progress.add_bytes(len(chunk))
+            yield chunk
