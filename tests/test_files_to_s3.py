@@ -217,3 +217,26 @@ def test_bad_input_is_refused_before_any_call(ui_conn, usageintel_emulator, s3):
         assert f"{field}:" in text, field
     assert "(allowed: custom_events, exceptions, raw_events)" in text
     assert usageintel_emulator.control.requests() == []
+
+
+def test_mapped_transfer_one_task_per_listed_file(airflow_db, ui_conn, usageintel_emulator, s3):
+    dagrun = run_dag("test_archive_mapped", run_conf={"bucket": s3.bucket})
+    states = task_states(dagrun)
+    assert str(dagrun.state) == "success", states
+    mapped = sorted(k for k in states if k.startswith("archive_file["))
+    assert len(mapped) == 5 and all(states[k] == "success" for k in mapped)
+    keys = s3.list_keys("mapped/")
+    assert [k.rsplit("/", 1)[1] for k in keys] == [
+        f"1234567890_exc_2024-03-{d:02d}.zip" for d in range(10, 15)
+    ]
+    manifests = xcom(dagrun, "archive_file")
+    assert sorted(m["transferred"][0]["key"] for m in manifests) == keys
+
+
+@pytest.mark.parametrize("mode", ["poke", "deferrable"])
+def test_sensor_then_transfer_after_the_clock_advances(airflow_db, ui_conn, usageintel_emulator, s3, mode):
+    usageintel_emulator.control.advance_days(1)  # 2024-03-15 becomes final
+    dagrun = run_dag(f"test_daily_archive_{mode}", run_conf={"bucket": s3.bucket})
+    assert str(dagrun.state) == "success", task_states(dagrun)
+    keys = s3.list_keys("daily/")
+    assert len(keys) == 3 and all(k.endswith("2024-03-15.zip") for k in keys)

@@ -1,20 +1,25 @@
 """Deterministic synthetic account data: clients, events, the file catalogue and CSV content.
 
-Everything derives from the config's ``seed`` through string-seeded
-``random.Random`` instances and keyed hashes, never from process state, so two
-emulators with equal configs serve identical data and a failing test can be
-replayed. Reports computed later reuse :class:`Client`,
-:data:`PRODUCT_PROPERTIES` and :meth:`Client.property_value`.
+Everything derives from the config's ``seed`` through seeded ``random.Random``
+instances and keyed hashes, never from process state, so two emulators with
+equal configs serve identical data and a failing test can be replayed. Each
+client is drawn from its own generator, by index (:class:`Population`), so a
+population of any size costs only the clients a call touches. Reports
+(:mod:`.reports`) reuse :class:`Client`, :data:`PRODUCT_PROPERTIES` and
+:meth:`Client.property_value`.
 """
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import functools
 import hashlib
+import itertools
 import random
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Literal
@@ -259,7 +264,7 @@ PRODUCT_PROPERTIES: tuple[PropertySpec, ...] = (
 # --------------------------------------------------------------------------- clients
 
 
-def _mix64(value: int) -> int:
+def mix64(value: int) -> int:
     """splitmix64 finaliser: a cheap, well-spread keyed hash for per-day activity."""
     value = (value + 0x9E3779B97F4A7C15) & _MASK64
     value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
@@ -327,12 +332,28 @@ class Client:
 
     def is_active(self, day: dt.date) -> bool:
         """Whether the client ran the product on ``day`` (non-churned clients keep running)."""
-        if day < self.date_installed or (self.churned and day > self.date_last_seen):
-            return False
-        if day in (self.date_installed, self.date_last_seen):
-            return True
-        key = int(self.client_id, 16) ^ (day.toordinal() * 0x9E3779B1)
-        return _mix64(key) / 2.0**64 < self.activity
+        return bool(self.active_days(day, day))
+
+    def active_days(self, first: dt.date, last: dt.date) -> list[int]:
+        """Ordinals of the days in ``first`` .. ``last`` on which the client ran the product."""
+        stop = last if not self.churned else min(last, self.date_last_seen)
+        low, high = max(first, self.date_installed).toordinal(), stop.toordinal()
+        forced = (self.date_installed.toordinal(), self.date_last_seen.toordinal())
+        key, threshold = int(self.client_id, 16), self.activity * 2.0**64
+        return [
+            day
+            for day in range(low, high + 1)
+            if day in forced or mix64(key ^ (day * 0x9E3779B1)) < threshold
+        ]
+
+    def last_seen(self, today: dt.date) -> dt.date:
+        """The last active day before ``today``: later than ``date_last_seen`` once the clock moved on."""
+        if self.churned or today <= self.date_last_seen:
+            return self.date_last_seen
+        day = today - dt.timedelta(days=1)
+        while not self.is_active(day):
+            day -= dt.timedelta(days=1)
+        return day
 
     def property_value(self, name: str) -> PropertyValue:
         """Value of a filter/segment property; special ones carry their part (``os.version``)."""
@@ -391,9 +412,19 @@ _GETTERS: dict[str, Callable[[Client], PropertyValue]] = {
 }
 
 
-def _pick(rng: random.Random, weighted: Sequence[tuple[Any, float]]) -> Any:
-    values = [value for value, _ in weighted]
-    return rng.choices(values, weights=[weight for _, weight in weighted], k=1)[0]
+#: every name :meth:`Client.property_value` answers.
+CLIENT_PROPERTY_NAMES: frozenset[str] = frozenset(_GETTERS)
+
+
+@functools.cache
+def _cumulative(weighted: tuple[tuple[Any, float], ...]) -> tuple[tuple[Any, ...], tuple[float, ...]]:
+    return tuple(v for v, _ in weighted), tuple(itertools.accumulate(w for _, w in weighted))
+
+
+def _pick(rng: random.Random, weighted: tuple[tuple[Any, float], ...]) -> Any:
+    """One value drawn by weight (the tables are fixed, so their running sums are computed once)."""
+    values, sums = _cumulative(weighted)
+    return values[bisect.bisect_right(sums, rng.random() * sums[-1])]
 
 
 def _hex(rng: random.Random, bits: int = 64) -> str:
@@ -401,16 +432,16 @@ def _hex(rng: random.Random, bits: int = 64) -> str:
 
 
 class _ClientFactory:
-    """Draws one client; split out so each attribute group stays readable."""
+    """Draws one client from its own generator; split out so each attribute group stays readable."""
 
     def __init__(self, rng: random.Random, history_start: dt.date, initial_today: dt.date) -> None:
         self.rng = rng
         self.history_start = history_start
         self.initial_today = initial_today
 
-    def build(self) -> Client:
+    def build(self, client_id: str) -> Client:
         rng = self.rng
-        client_id, machine_id = _hex(rng), _hex(rng)
+        machine_id = _hex(rng)
         os_ = _pick(rng, OPERATING_SYSTEMS)
         place = _pick(rng, PLACES)
         installed, last_seen, churned = self._lifetime()
@@ -491,8 +522,9 @@ class _ClientFactory:
         span = max((yesterday - earliest).days, 0)
         installed = earliest + dt.timedelta(days=rng.randint(0, span))
         churned = rng.random() < 0.25
-        if churned:
-            last_seen = installed + dt.timedelta(days=rng.randint(0, (yesterday - installed).days))
+        if churned:  # most lost installations are lost within weeks
+            lifetime = min(int(rng.expovariate(1 / 30)), (yesterday - installed).days)
+            last_seen = installed + dt.timedelta(days=lifetime)
         else:
             last_seen = max(installed, yesterday - dt.timedelta(days=rng.randint(0, 2)))
         return installed, last_seen, churned
@@ -573,10 +605,15 @@ class Record:
     cells: tuple[Cell, ...]
 
     def as_json(self, kind: FileKind) -> dict[str, Cell]:
-        row: dict[str, Cell] = {"timestamp": self.timestamp.strftime("%Y-%m-%d %H:%M:%S")}
+        row: dict[str, Cell] = {"timestamp": stamp(self.timestamp)}
         row.update((key, _json_cell(self.client.property_value(key))) for key, _ in COMMON_COLUMNS)
         row.update(zip((key for key, _ in KIND_COLUMNS[kind]), self.cells, strict=True))
         return row
+
+
+def stamp(moment: dt.datetime) -> str:
+    """``YYYY-MM-DD HH:MM:SS`` (rows are stamped to the second; isoformat is the fast spelling)."""
+    return moment.isoformat(sep=" ", timespec="seconds")
 
 
 def _json_cell(value: PropertyValue) -> Cell:
@@ -695,6 +732,97 @@ def closed_months(history_start: dt.date, today: dt.date) -> list[tuple[dt.date,
         month = following
 
 
+class Population:
+    """One product's clients, each drawn from its own generator on demand.
+
+    Client ids grow with the index (index ``i`` owns the id range ``[i * step, (i + 1) * step)``
+    of 64-bit values), so index order is clientId order: paging by client id is a
+    bisection and a page costs its own size, however large the population.
+    """
+
+    #: whole populations up to this size are kept once built; larger ones are streamed.
+    KEEP_LIMIT = 50_000
+    #: clients kept for random access (a page, a file's rows) in populations not kept whole.
+    CACHE_SIZE = 4096
+
+    def __init__(self, seed: int, product_id: str, size: int, factory_args: tuple[dt.date, dt.date]) -> None:
+        self.size = size
+        self._key = int.from_bytes(
+            hashlib.blake2b(f"clients|{seed}|{product_id}".encode(), digest_size=8).digest(), "big"
+        )
+        self._step = (1 << 64) // size
+        self._factory_args = factory_args
+        self._cache: OrderedDict[int, Client] = OrderedDict()
+        self._everyone: tuple[Client, ...] | None = None
+        self._lock = threading.Lock()
+
+    def client_id(self, index: int) -> str:
+        return f"{index * self._step + mix64(self._key ^ index) % self._step:016X}"
+
+    def index_from(self, client_id: str) -> int:
+        """Index of the first client whose id is ``client_id`` or sorts after it."""
+        return bisect.bisect_left(range(self.size), client_id, key=self.client_id)
+
+    def client(self, index: int) -> Client:
+        """Client ``index``; recent ones are kept in a small cache."""
+        with self._lock:
+            if self._everyone is not None:
+                return self._everyone[index]
+            cached = self._cache.get(index)
+            if cached is not None:
+                self._cache.move_to_end(index)
+                return cached
+        built = self._build(index)
+        with self._lock:
+            self._cache[index] = built
+            if len(self._cache) > self.CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return built
+
+    def _build(self, index: int) -> Client:
+        rng = random.Random(self._key ^ (index << 64))  # noqa: S311 - synthetic data, not secrets
+        return _ClientFactory(rng, *self._factory_args).build(self.client_id(index))
+
+    def __iter__(self) -> Iterator[Client]:
+        if self.size > self.KEEP_LIMIT:
+            return (self._build(index) for index in range(self.size))
+        return iter(self.everyone())
+
+    def everyone(self) -> tuple[Client, ...]:
+        with self._lock:
+            if self._everyone is not None:
+                return self._everyone
+        everyone = tuple(self._build(index) for index in range(self.size))
+        if self.size <= self.KEEP_LIMIT:
+            with self._lock:
+                self._everyone = everyone
+                self._cache.clear()
+        return everyone
+
+    def sample(self, rng: random.Random, count: int, start: dt.date, stop: dt.date) -> list[Client]:
+        """``count`` clients drawn at random among those installed by ``stop`` and not lost before ``start``.
+
+        Kept populations are filtered whole (all of them if nobody qualifies); larger ones
+        are drawn by index, a few tries per row, so a file never builds the whole population.
+        """
+        if self.size > self.KEEP_LIMIT:
+            return [self._draw_alive(rng, start, stop) for _ in range(count)]
+        everyone = self.everyone()
+        alive = [c for c in everyone if _alive(c, start, stop)]
+        return rng.choices(alive or everyone, k=count)
+
+    def _draw_alive(self, rng: random.Random, start: dt.date, stop: dt.date, tries: int = 16) -> Client:
+        for _ in range(tries):
+            client = self.client(rng.randrange(self.size))
+            if _alive(client, start, stop):
+                break
+        return client
+
+
+def _alive(client: Client, start: dt.date, stop: dt.date) -> bool:
+    return client.date_installed <= stop and not (client.churned and client.date_last_seen < start)
+
+
 class Dataset:
     """The synthetic account: clients per product, and the rows its files and previews hold."""
 
@@ -704,37 +832,32 @@ class Dataset:
         self.history_start = config.history_start
         self.initial_today = config.today
         self.clients_per_product = config.clients_per_product
-        self._clients: dict[str, tuple[Client, ...]] = {}
+        self._populations: dict[str, Population] = {}
         self._client_cells: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def clients(self, product_id: str) -> tuple[Client, ...]:
-        """The product's population, built on first use and then fixed."""
+    def population(self, product_id: str) -> Population:
+        """The product's clients, generated by index as they are needed."""
         with self._lock:
-            if product_id not in self._clients:
-                self._clients[product_id] = self._build_clients(product_id)
-            return self._clients[product_id]
+            if product_id not in self._populations:
+                self._populations[product_id] = Population(
+                    self.seed,
+                    product_id,
+                    self.clients_per_product,
+                    (self.history_start, self.initial_today),
+                )
+            return self._populations[product_id]
 
-    def _build_clients(self, product_id: str) -> tuple[Client, ...]:
-        rng = random.Random(f"clients|{self.seed}|{product_id}")  # noqa: S311 - synthetic data, not secrets
-        factory = _ClientFactory(rng, self.history_start, self.initial_today)
-        return tuple(factory.build() for _ in range(self.clients_per_product))
-
-    def clients_between(self, product_id: str, start: dt.date, stop: dt.date) -> list[Client]:
-        """Clients installed by ``stop`` and not lost before ``start`` (all of them if none is)."""
-        everyone = self.clients(product_id)
-        alive = [
-            c for c in everyone if c.date_installed <= stop and not (c.churned and c.date_last_seen < start)
-        ]
-        return alive or list(everyone)
+    def clients(self, product_id: str) -> tuple[Client, ...]:
+        """The whole population in clientId order, built on first use and then fixed."""
+        return self.population(product_id).everyone()
 
     def records(
         self, kind: FileKind, product_id: str, start: dt.date, stop: dt.date, count: int, key: str
     ) -> list[Record]:
         """``count`` rows dated within ``start`` .. ``stop``, fixed by ``key``."""
         rng = random.Random(f"rows|{self.seed}|{product_id}|{kind.value}|{key}")  # noqa: S311
-        population = self.clients_between(product_id, start, stop)
-        clients = rng.choices(population, k=count)
+        clients = self.population(product_id).sample(rng, count, start, stop)
         span = ((stop - start).days + 1) * 86400
         origin = dt.datetime.combine(start, dt.time())
         cells = _RecordDrawer(rng).draw(kind, count)
@@ -760,8 +883,7 @@ class Dataset:
         if cells is None:
             cells = ",".join(csv_cell(_json_cell(client.property_value(k))) for k, _ in COMMON_COLUMNS)
             self._client_cells[client.client_id] = cells
-        stamp = record.timestamp.strftime("%Y-%m-%d %H:%M:%S")
-        return f"{stamp},{cells},{','.join(csv_cell(c) for c in record.cells)}{_NEWLINE}"
+        return f"{stamp(record.timestamp)},{cells},{','.join(csv_cell(c) for c in record.cells)}{_NEWLINE}"
 
     def csv_rows(self, spec: FileSpec, body_length: int) -> list[bytes]:
         """Distinct rows for a file: enough to fill ``body_length`` or about 1 MiB, whichever is less."""

@@ -10,6 +10,9 @@ new report is one function::
     @handler("usage_distribution")
     def usage_distribution(call: Call) -> dict[str, Any]: ...
 
+Reports (everything that computes from the population) live in :mod:`.reports`,
+which checks bodies with the client's validator before computing.
+
 Files are downloaded from ``/_download/{token}?expires=&signature=``: like an
 object-store presigned URL it needs neither cookies nor ``Origin``, lives
 ``download_url_ttl_seconds`` and is spent once a response delivers the last byte.
@@ -43,6 +46,7 @@ from airflow_provider_usageintel.emulator.app import (
     set_cookie,
 )
 from airflow_provider_usageintel.emulator.dataset import PRODUCT_PROPERTIES, FileSpec, columns
+from airflow_provider_usageintel.emulator.reports import REPORTS
 from airflow_provider_usageintel.emulator.state import DownloadRefused, Session
 from airflow_provider_usageintel.emulator.zipstream import StoredZip
 
@@ -92,6 +96,11 @@ def handler(name: str) -> Callable[[Handler], Handler]:
         return function
 
     return register
+
+
+# Reports are computed in :mod:`.reports`; they join the routes here, checked against the table.
+for _name, _handle in REPORTS.items():
+    handler(_name)(_handle)
 
 
 # --------------------------------------------------------------------------- request checks
