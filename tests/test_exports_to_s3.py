@@ -1,0 +1,117 @@
+"""Report and client-property exports land in S3, as DAG tasks and with Asset events."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import json
+
+import pytest
+
+from airflow_provider_usageintel.api.endpoints import REPORT_NAMES
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
+from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+from airflow_provider_usageintel.transfers.client_properties_to_s3 import (
+    UsageIntelligenceClientPropertiesToS3Operator,
+)
+from airflow_provider_usageintel.transfers.report_to_s3 import UsageIntelligenceReportToS3Operator
+from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE
+from tests.airflow_utils import run_dag, task_states, xcom
+from tests.test_files_to_s3 import asset_events
+
+
+def test_report_and_client_properties_land_in_s3(airflow_db, ui_conn, usageintel_emulator, s3):
+    dagrun = run_dag("test_exports", run_conf={"bucket": s3.bucket})
+    assert str(dagrun.state) == "success", task_states(dagrun)
+
+    report = xcom(dagrun, "date_range")
+    json_key, csv_key = (o["key"] for o in report["objects"])
+    result = json.loads(s3.read(json_key))
+    assert result == UsageIntelligenceHook().date_range(
+        {
+            "startDate": "2024-02-01",
+            "stopDate": "2024-02-29",
+            "dateSplit": "week",
+            "clientStatus": ["new", "active", "lost"],
+            "daysUntilDeclaredLost": 30,
+            "globalFilters": {"ram": {"type": "numberRange", "min": 1024}},
+        }
+    )
+    rows = list(csv.DictReader(io.StringIO(s3.read(csv_key).decode())))
+    assert [r["date"] for r in rows] == sorted(result)
+    assert {"active", "new", "lost"} <= set(rows[0])
+    assert s3.head(csv_key)["Metadata"]["sha256"] == hashlib.sha256(s3.read(csv_key)).hexdigest()
+
+    export = xcom(dagrun, "client_properties")
+    lines = gzip.decompress(s3.read(export["key"])).decode().splitlines()
+    clients = [json.loads(line) for line in lines]
+    assert export["rows"] == len(clients) == usageintel_emulator.config.clients_per_product
+    assert len({c["clientId"] for c in clients}) == len(clients)
+    assert {"prodVersion", "prodEdition", "ram", "geography.country"} <= set(clients[0])
+    assert "<NULL>" not in lines[0] and "<NULL>" not in "".join(lines)
+    meta = s3.head(export["key"])["Metadata"]
+    assert (
+        meta["rows"] == str(len(clients))
+        and meta["sha256"] == hashlib.sha256(s3.read(export["key"])).hexdigest()
+    )
+
+    uris = sorted(uri for uri, _ in asset_events(s3.bucket))
+    assert uris == sorted(f"s3://{s3.bucket}/{k}" for k in (json_key, csv_key, export["key"]))
+
+
+def test_client_export_spans_many_pages_through_multipart(
+    ui_conn, usageintel_emulator_factory, s3, monkeypatch
+):
+    from tests.conftest import set_ui_connection
+
+    emulator = usageintel_emulator_factory(clients_per_product=2500, client_page_size=100)
+    set_ui_connection(monkeypatch, emulator)
+    op = UsageIntelligenceClientPropertiesToS3Operator(
+        task_id="t",
+        request={
+            "properties": ["prodVersion"],
+            "retDailyData": {
+                "startDate": "2024-03-01",
+                "stopDate": "2024-03-14",
+                "properties": ["prodVersion"],
+            },
+        },
+        s3_bucket=s3.bucket,
+        s3_key="clients/all.ndjson.gz",
+        part_size=MIN_PART_SIZE,
+        asset_alias=None,
+    )
+    summary = op.execute({})
+    pages = [r for r in emulator.control.requests() if "clientPropertyList" in r["path"]]
+    assert len(pages) == 25
+    clients = [json.loads(x) for x in gzip.decompress(s3.read("clients/all.ndjson.gz")).splitlines()]
+    assert summary["rows"] == len(clients) == 2500
+    assert any(c.get("dailyData") for c in clients)
+    assert s3.multipart_uploads() == []
+
+
+def test_export_bad_input_is_refused_before_any_call(ui_conn, usageintel_emulator, s3):
+    report = UsageIntelligenceReportToS3Operator(
+        task_id="t", report="date_rnge", request={}, s3_bucket="x", s3_key="", flat_format="xml"
+    )
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        report.execute({})
+    assert info.value.problems == [
+        "report: unknown name 'date_rnge' (allowed: "
+        + ", ".join(
+            __import__("airflow_provider_usageintel.api.endpoints", fromlist=["REPORT_NAMES"]).REPORT_NAMES
+        )
+        + ")",
+        "flat_format: 'xml' is not supported (allowed: ndjson, csv, None)",
+        "s3_bucket: 'x' is not a valid bucket name (allowed: 3-63 lowercase letters, digits, '.' and '-', "
+        "starting and ending with a letter or digit)",
+        "s3_key: '' is not a valid object key (allowed: 1-1024 bytes, no NUL character, no '..' segment)",
+    ]
+    clients = UsageIntelligenceClientPropertiesToS3Operator(
+        task_id="t", request={"properties": "prodVersion"}, s3_bucket=s3.bucket, s3_key="k"
+    )
+    with pytest.raises(UsageIntelligenceValidationError, match=r"request\.properties"):
+        clients.execute({})
+    assert usageintel_emulator.control.requests() == []
