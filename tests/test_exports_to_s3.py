@@ -99,11 +99,7 @@ def test_export_bad_input_is_refused_before_any_call(ui_conn, usageintel_emulato
     with pytest.raises(UsageIntelligenceValidationError) as info:
         report.execute({})
     assert info.value.problems == [
-        "report: unknown name 'date_rnge' (allowed: "
-        + ", ".join(
-            __import__("airflow_provider_usageintel.api.endpoints", fromlist=["REPORT_NAMES"]).REPORT_NAMES
-        )
-        + ")",
+        f"report: unknown name 'date_rnge' (allowed: {', '.join(REPORT_NAMES)})",
         "flat_format: 'xml' is not supported (allowed: ndjson, csv, None)",
         "s3_bucket: 'x' is not a valid bucket name (allowed: 3-63 lowercase letters, digits, '.' and '-', "
         "starting and ending with a letter or digit)",
