@@ -21,6 +21,7 @@ object-store presigned URL it needs neither cookies nor ``Origin``, lives
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import hmac
 import json
@@ -296,44 +297,16 @@ def _last_lines(call: Call, kind: FileKind) -> dict[str, Any]:
     return {"fieldNames": dict(columns(kind)), "result": rows}
 
 
-@handler("custom_events_list_files")
-def custom_events_list_files(call: Call) -> dict[str, Any]:
-    return _list_files(call, FileKind.CUSTOM_EVENTS)
+def _register_file_handlers() -> None:
+    """The three file kinds share their handlers: register them from the kinds' endpoint names."""
+    for kind in FileKind:
+        handler(kind.list_endpoint)(functools.partial(_list_files, kind=kind))
+        handler(kind.download_url_endpoint)(functools.partial(_download_url, kind=kind))
+        if kind is not FileKind.RAW_EVENTS:  # raw exports have no latest-data preview
+            handler(f"{kind.value}_last_lines")(functools.partial(_last_lines, kind=kind))
 
 
-@handler("exceptions_list_files")
-def exceptions_list_files(call: Call) -> dict[str, Any]:
-    return _list_files(call, FileKind.EXCEPTIONS)
-
-
-@handler("raw_events_list_files")
-def raw_events_list_files(call: Call) -> dict[str, Any]:
-    return _list_files(call, FileKind.RAW_EVENTS)
-
-
-@handler("custom_events_download_url")
-def custom_events_download_url(call: Call) -> dict[str, str]:
-    return _download_url(call, FileKind.CUSTOM_EVENTS)
-
-
-@handler("exceptions_download_url")
-def exceptions_download_url(call: Call) -> dict[str, str]:
-    return _download_url(call, FileKind.EXCEPTIONS)
-
-
-@handler("raw_events_download_url")
-def raw_events_download_url(call: Call) -> dict[str, str]:
-    return _download_url(call, FileKind.RAW_EVENTS)
-
-
-@handler("custom_events_last_lines")
-def custom_events_last_lines(call: Call) -> dict[str, Any]:
-    return _last_lines(call, FileKind.CUSTOM_EVENTS)
-
-
-@handler("exceptions_last_lines")
-def exceptions_last_lines(call: Call) -> dict[str, Any]:
-    return _last_lines(call, FileKind.EXCEPTIONS)
+_register_file_handlers()
 
 
 # --------------------------------------------------------------------------- downloads
