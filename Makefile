@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
+LINT_PATHS := $(wildcard airflow_provider_usageintel tests dags_examples benchmarks)
+
 lint: $(STAMP)
-	$(BIN)/ruff check airflow_provider_usageintel tests dags_examples benchmarks
-	$(BIN)/ruff format --check airflow_provider_usageintel tests dags_examples benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
