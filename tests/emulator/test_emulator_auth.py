@@ -237,13 +237,8 @@ def test_every_table_endpoint_is_routed_and_guarded(shared):
         assert response.status_code == 401, endpoint.name
 
 
-@pytest.mark.parametrize("endpoint", [e for e in ENDPOINTS if e.name not in HANDLERS], ids=lambda e: e.name)
-def test_unserved_endpoints_answer_501_naming_themselves(shared, endpoint):
-    session = login(shared)
-    response = session.request(endpoint.method, shared.url + endpoint.url_path(PID), json={}, timeout=10)
-    assert response.status_code == 501
-    assert response.json()["status"] == "NOT IMPLEMENTED"
-    assert endpoint.name in response.json()["reason"]
+def test_every_table_endpoint_has_a_handler():
+    assert sorted(e.name for e in ENDPOINTS if e.name not in HANDLERS) == []
 
 
 def test_handlers_register_only_table_names():
