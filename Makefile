@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements/dev.lock
 
-.PHONY: install test lint typecheck pytest demo bench docs gen-docs lock clean
+.PHONY: install test lint typecheck pytest demo bench docs gen-docs reliability-doc lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ docs: $(STAMP)
 # Regenerate pages derived from code (a test fails when they are stale).
 gen-docs: $(STAMP)
 	$(BIN)/python -m airflow_provider_usageintel.api.reference docs/endpoints.md
+
+# Rerun the reliability suite and rewrite docs/reliability.md from it (a test fails when it is stale).
+reliability-doc: $(STAMP)
+	USAGEINTEL_WRITE_RELIABILITY=1 $(BIN)/python -m pytest tests/reliability -q
 
 test: lint typecheck pytest docs
 

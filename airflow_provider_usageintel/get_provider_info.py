@@ -29,6 +29,46 @@ USAGE_INTELLIGENCE_CONN_FIELDS: dict[str, dict[str, Any]] = {
     "verify_ssl": _conn_field("Verify TLS", "Verify the server's TLS certificate.", "boolean", True),
 }
 
+#: what every connection type of the provider takes besides its own fields.
+COMMON_CONN_FIELDS: dict[str, dict[str, Any]] = {
+    key: USAGE_INTELLIGENCE_CONN_FIELDS[key] for key in ("timeout", "max_retries", "verify_ssl")
+}
+
+FLUID_TOPICS_CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "calling_app": _conn_field(
+        "Calling app", "Sent as the Ft-Calling-App header.", "string", "airflow-provider-usageintel"
+    ),
+    **COMMON_CONN_FIELDS,
+}
+
+FLUID_TOPICS_UI_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "login"],
+    "relabeling": {"host": "Portal base URL", "password": "API key"},
+    "placeholders": {"host": "https://doc.example.com", "calling_app": "airflow-provider-usageintel"},
+}
+
+FUSIONAUTH_CONN_FIELDS: dict[str, dict[str, Any]] = {
+    "tenant_id": _conn_field(
+        "Tenant ID", "Sent as X-FusionAuth-TenantId (needed when the key spans tenants).", "string"
+    ),
+    "path_style": _conn_field(
+        "Report paths",
+        "singular (current servers: daily-active-user) or plural (Passport: daily-active-users).",
+        "string",
+        "singular",
+    ),
+    "report_timezone": _conn_field(
+        "Report time zone", "The server's report time zone (system settings), for labels.", "string", "UTC"
+    ),
+    **COMMON_CONN_FIELDS,
+}
+
+FUSIONAUTH_UI_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port", "login"],
+    "relabeling": {"host": "FusionAuth base URL", "password": "API key"},
+    "placeholders": {"host": "https://auth.example.com", "path_style": "singular", "report_timezone": "UTC"},
+}
+
 USAGE_INTELLIGENCE_UI_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port"],
     "relabeling": {"host": "API base URL", "login": "User name"},
@@ -53,13 +93,25 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": "Revenera Usage Intelligence",
                 "external-doc-url": "https://docs.revenera.com/ui560/report/",
                 "tags": ["service"],
-            }
+            },
+            {
+                "integration-name": "Fluid Topics",
+                "external-doc-url": "https://doc.fluidtopics.com/r/Fluid-Topics-API-Reference-Guide",
+                "tags": ["service"],
+            },
+            {
+                "integration-name": "FusionAuth",
+                "external-doc-url": "https://fusionauth.io/docs/apis/reports",
+                "tags": ["service"],
+            },
         ],
         "hooks": [
             {
                 "integration-name": "Revenera Usage Intelligence",
                 "python-modules": [f"{PACKAGE}.hooks.usage_intelligence"],
-            }
+            },
+            {"integration-name": "Fluid Topics", "python-modules": [f"{PACKAGE}.hooks.fluid_topics"]},
+            {"integration-name": "FusionAuth", "python-modules": [f"{PACKAGE}.hooks.fusionauth"]},
         ],
         "operators": [
             {
@@ -68,7 +120,9 @@ def get_provider_info() -> dict[str, Any]:
                     f"{PACKAGE}.operators.usage_intelligence",
                     f"{PACKAGE}.operators.license_keys",
                 ],
-            }
+            },
+            {"integration-name": "Fluid Topics", "python-modules": [f"{PACKAGE}.operators.fluid_topics"]},
+            {"integration-name": "FusionAuth", "python-modules": [f"{PACKAGE}.operators.fusionauth"]},
         ],
         "sensors": [
             {
@@ -98,6 +152,16 @@ def get_provider_info() -> dict[str, Any]:
                 "target-integration-name": "Amazon Simple Storage Service (S3)",
                 "python-module": f"{PACKAGE}.transfers.client_properties_to_s3",
             },
+            {
+                "source-integration-name": "Fluid Topics",
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": f"{PACKAGE}.transfers.fluid_topics_to_s3",
+            },
+            {
+                "source-integration-name": "FusionAuth",
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": f"{PACKAGE}.transfers.fusionauth_to_s3",
+            },
         ],
         "connection-types": [
             {
@@ -106,6 +170,20 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "usage_intelligence",
                 "ui-field-behaviour": USAGE_INTELLIGENCE_UI_BEHAVIOUR,
                 "conn-fields": USAGE_INTELLIGENCE_CONN_FIELDS,
-            }
+            },
+            {
+                "hook-class-name": f"{PACKAGE}.hooks.fluid_topics.FluidTopicsHook",
+                "hook-name": "Fluid Topics",
+                "connection-type": "fluid_topics",
+                "ui-field-behaviour": FLUID_TOPICS_UI_BEHAVIOUR,
+                "conn-fields": FLUID_TOPICS_CONN_FIELDS,
+            },
+            {
+                "hook-class-name": f"{PACKAGE}.hooks.fusionauth.FusionAuthHook",
+                "hook-name": "FusionAuth",
+                "connection-type": "fusionauth",
+                "ui-field-behaviour": FUSIONAUTH_UI_BEHAVIOUR,
+                "conn-fields": FUSIONAUTH_CONN_FIELDS,
+            },
         ],
     }

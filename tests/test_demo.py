@@ -1,16 +1,33 @@
-"""``make demo`` runs end to end: emulator and moto on loopback, files land in S3 verified."""
+"""``make demo`` runs the example DAGs with real Airflow and verifies what landed in S3."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
 
 from airflow_provider_usageintel import demo
 
 
-def test_demo_archives_and_verifies_every_file(capsys, monkeypatch):
-    monkeypatch.delenv("AIRFLOW_CONN_USAGE_INTELLIGENCE_DEFAULT", raising=False)
+@pytest.mark.slow
+def test_demo_runs_real_airflow_and_verifies_every_object(capsys):
     assert demo.main() == 0
     out = capsys.readouterr().out
     assert "Usage Intelligence emulator: http://127.0.0.1:" in out
+    for dag_id, logical_date in demo.RUNS:
+        assert f"airflow dags test {dag_id} {logical_date} ... success" in out
+
     summary = out.strip().splitlines()[-1]
-    files = int(summary.split()[0])
-    assert files > 40 and f"{files}/{files} verified by SHA-256" in summary
-    assert "/monthly/" in out and "/raw_events/daily/" in out
+    objects = int(summary.split()[0])
+    assert f"{objects}/{objects} verified by SHA-256" in summary
+    rows = [line for line in out.splitlines() if line.startswith("usageintel/")]
+    assert len(rows) == objects and all(row.endswith(" ok") for row in rows)
+    keys = {row.split()[0] for row in rows}
+    assert "usageintel/_manifests/daily/2024-03-14.json" in keys
+    assert "usageintel/1234567890/raw_events/daily/2024/03/1234567890_2024-03-14.zip" in keys
+    assert "usageintel/reports/weekly/2024-03-09/date_range.ndjson" in keys
+
+    home = Path(re.search(r"Airflow home \(SQLite database, config\): (\S+)", out).group(1))
+    assert (home / "airflow.db").is_file()
+    assert (home / "output" / "usageintel_daily_archive.log").is_file()

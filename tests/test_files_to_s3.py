@@ -231,6 +231,8 @@ def test_mapped_transfer_one_task_per_listed_file(airflow_db, ui_conn, usageinte
     ]
     manifests = xcom(dagrun, "archive_file")
     assert sorted(m["transferred"][0]["key"] for m in manifests) == keys
+    # mapped tasks declare the default alias too, so every object gets its Asset event
+    assert sorted(uri for uri, _ in asset_events(s3.bucket)) == [f"s3://{s3.bucket}/{k}" for k in keys]
 
 
 @pytest.mark.parametrize("mode", ["poke", "deferrable"])

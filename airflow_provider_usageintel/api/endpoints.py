@@ -25,6 +25,8 @@ class Paging(str, enum.Enum):
     START_AFTER = "start_after"
     #: data tables and key registry: ``paging: {startAt, maxResults}`` with returned/matching counts.
     OFFSET = "offset"
+    #: Fluid Topics events: ``paging: {page (from 1), perPage}``; the answer says ``lastPage``.
+    PAGE = "page"
 
 
 @dataclass(frozen=True)

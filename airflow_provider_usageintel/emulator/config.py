@@ -7,12 +7,24 @@ equal configs answer byte for byte the same (apart from random tokens).
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass, field
 
 DEFAULT_ORIGIN = "https://analytics.revenera.com"
 DEFAULT_USER = "demo@example.com"
 DEFAULT_PASSWORD = "demo-password"  # noqa: S105 - a documented demo credential, not a secret
 DEFAULT_PRODUCT_ID = "1234567890"
+DEFAULT_FLUID_TOPICS_API_KEY = "ft-demo-api-key-0123456789"
+DEFAULT_FUSIONAUTH_API_KEY = "fa-demo-api-key-0123456789"
+FUSIONAUTH_PATH_STYLES = ("both", "singular", "plural")
+
+
+def _is_timezone(name: str) -> bool:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 def utc_today() -> dt.date:
@@ -48,6 +60,20 @@ class EmulatorConfig:
     raw_events_retention_days: int = 90
     clients_per_product: int = 300
     client_page_size: int = 200
+    #: people of the documentation portal and identity server (Fluid Topics and FusionAuth data).
+    portal_users: int = 120
+    #: the key Fluid Topics requests must send as ``Authorization: Bearer <key>``.
+    fluid_topics_api_key: str = DEFAULT_FLUID_TOPICS_API_KEY
+    #: the raw key FusionAuth requests must send as ``Authorization``.
+    fusionauth_api_key: str = DEFAULT_FUSIONAUTH_API_KEY
+    #: when set, FusionAuth requests must send it as ``X-FusionAuth-TenantId``.
+    fusionauth_tenant_id: str | None = None
+    #: report paths served: ``both``, ``singular`` (current servers) or ``plural`` (Passport).
+    fusionauth_path_style: str = "both"
+    #: the report time zone of FusionAuth's system settings (an IANA name).
+    fusionauth_timezone: str = "UTC"
+    #: answer every FusionAuth report with 402, as an expired licence does.
+    fusionauth_license_expired: bool = False
 
     def __post_init__(self) -> None:
         self.product_ids = [str(p) for p in self.product_ids]
@@ -68,6 +94,11 @@ class EmulatorConfig:
             "" if self.session_idle_seconds >= 0 else "session_idle_seconds: must not be negative",
             "" if self.download_url_ttl_seconds >= 0 else "download_url_ttl_seconds: must not be negative",
             "" if 0 <= self.port <= 65535 else "port: must be between 0 and 65535",
+            "" if self.portal_users >= 1 else "portal_users: must be at least 1",
+            ""
+            if self.fusionauth_path_style in FUSIONAUTH_PATH_STYLES
+            else f"fusionauth_path_style: must be one of {', '.join(FUSIONAUTH_PATH_STYLES)}",
+            "" if _is_timezone(self.fusionauth_timezone) else "fusionauth_timezone: not an IANA time zone",
         ]
 
     @property

@@ -20,7 +20,7 @@ from urllib.parse import quote, urlencode
 import requests
 import uvicorn
 
-from airflow_provider_usageintel.emulator import usage_intelligence
+from airflow_provider_usageintel.emulator import fluid_topics, fusionauth, usage_intelligence
 from airflow_provider_usageintel.emulator.app import (
     CONTROL_PREFIX,
     EmulatorContext,
@@ -31,7 +31,11 @@ from airflow_provider_usageintel.emulator.app import (
 from airflow_provider_usageintel.emulator.config import EmulatorConfig
 
 #: the APIs every emulator serves.
-ROUTERS: tuple[RouterFactory, ...] = (usage_intelligence.build_router,)
+ROUTERS: tuple[RouterFactory, ...] = (
+    usage_intelligence.build_router,
+    fluid_topics.build_router,
+    fusionauth.build_router,
+)
 CONN_TYPE = "usage_intelligence"
 DEFAULT_CONN_ID = "usage_intelligence_default"
 _WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 - mapping, not binding
@@ -170,6 +174,35 @@ class EmulatorServer:
     def airflow_connection_json(self, product_id: str | int | None = None) -> str:
         """The connection in the JSON form ``AIRFLOW_CONN_<ID>`` accepts."""
         return json.dumps(self.airflow_connection(product_id))
+
+    def fluid_topics_connection(self, calling_app: str = "emulator-tests") -> dict[str, Any]:
+        """An Airflow connection of type ``fluid_topics`` pointing at this emulator."""
+        return {
+            "conn_type": "fluid_topics",
+            "host": self.url,
+            "password": self.config.fluid_topics_api_key,
+            "extra": {"calling_app": calling_app},
+        }
+
+    def fluid_topics_connection_json(self, calling_app: str = "emulator-tests") -> str:
+        """The Fluid Topics connection in the JSON form ``AIRFLOW_CONN_<ID>`` accepts."""
+        return json.dumps(self.fluid_topics_connection(calling_app))
+
+    def fusionauth_connection(self, path_style: str = "singular") -> dict[str, Any]:
+        """An Airflow connection of type ``fusionauth`` pointing at this emulator."""
+        extra: dict[str, Any] = {"path_style": path_style, "report_timezone": self.config.fusionauth_timezone}
+        if self.config.fusionauth_tenant_id:
+            extra["tenant_id"] = self.config.fusionauth_tenant_id
+        return {
+            "conn_type": "fusionauth",
+            "host": self.url,
+            "password": self.config.fusionauth_api_key,
+            "extra": extra,
+        }
+
+    def fusionauth_connection_json(self, path_style: str = "singular") -> str:
+        """The FusionAuth connection in the JSON form ``AIRFLOW_CONN_<ID>`` accepts."""
+        return json.dumps(self.fusionauth_connection(path_style))
 
     def connection_uri(self, product_id: str | int | None = None) -> str:
         """The connection as an Airflow URI.

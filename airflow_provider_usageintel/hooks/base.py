@@ -22,6 +22,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from urllib3.exceptions import ReadTimeoutError
 
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceAPIError,
@@ -137,7 +138,7 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() also accepts "¹" and other non-ASCII digits
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -148,6 +149,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 def describe_network_error(exc: requests.RequestException) -> str:
     """Name the failure without echoing the URL (it may be signed) or the request."""
+    if isinstance(exc, requests.ConnectionError) and exc.args and isinstance(exc.args[0], ReadTimeoutError):
+        return "read timeout"  # requests wraps a timeout while streaming a body as a ConnectionError
     kinds: list[tuple[type[BaseException], str]] = [
         (requests.ConnectTimeout, "connect timeout"),
         (requests.ReadTimeout, "read timeout"),
@@ -186,6 +189,8 @@ class ApiHookBase(BaseHook):
     default_base_url: ClassVar[str]
     #: HTTP connection pool size; transfers download several files at once.
     pool_size: ClassVar[int] = 16
+    #: the connection form's field behaviour, as declared in the provider info.
+    ui_field_behaviour: ClassVar[Mapping[str, Any]] = {}
 
     def __init__(self, conn_id: str | None = None, *, logger_name: str | None = None) -> None:
         super().__init__(logger_name=logger_name)
@@ -207,6 +212,11 @@ class ApiHookBase(BaseHook):
 
     def extra(self, name: str, default: Any = None) -> Any:
         return self.settings.extras.get(name, default)
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Relabel the standard fields (Airflow < 3.2 reads this; newer versions read provider info)."""
+        return dict(cls.ui_field_behaviour)
 
     def get_conn(self) -> requests.Session:
         """The session every call goes through, created (and authenticated) on first use."""
@@ -256,6 +266,12 @@ class ApiHookBase(BaseHook):
             return self._attempt(http, method, self.url(path), label, retry_safe, kwargs)
 
         return self.with_retries(attempt, label)
+
+    def send_json(self, method: str, path: str, *, retry_safe: bool = True, **kwargs: Any) -> Any:
+        """:meth:`send`, then the decoded JSON answer."""
+        label = f"{method} {path}"
+        response = self.send(method, path, label=label, retry_safe=retry_safe, **kwargs)
+        return self.json_body(response, label)
 
     def with_retries(self, func: Callable[[], T], label: str) -> T:
         """Run ``func`` until it stops raising :class:`RetryableError` or the retry budget is spent."""

@@ -1,27 +1,36 @@
-"""What every Usage Intelligence to S3 operator adds to the operators' base: S3 and Asset events."""
+"""What every to-S3 operator adds to its source's operators: the bucket, S3 writes and Asset events."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.sdk import BaseOperator
+from airflow.sdk.bases.operator import partial as airflow_partial
 
 from airflow_provider_usageintel.operators.base import Problems, UsageIntelligenceBaseOperator
 from airflow_provider_usageintel.utils.assets import DEFAULT_ALIAS, default_outlets, record_objects
+from airflow_provider_usageintel.utils.ndjson import GzipNdjson
+from airflow_provider_usageintel.utils.progress import Progress
+from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, StreamingUpload
 from airflow_provider_usageintel.utils.s3_validation import check_bucket_name
 
 
-class UsageIntelligenceToS3BaseOperator(UsageIntelligenceBaseOperator):
-    """Base of the S3 transfers; hooks are created on first use, never at DAG-parse time.
+class S3DestinationOperator(BaseOperator):
+    """What every transfer of the provider adds to its source's operator: the bucket, S3 and Asset events.
+
+    Mixed in before a source's base operator (``class X(S3DestinationOperator,
+    FluidTopicsBaseOperator)``); the S3 hook is created on first use, never at
+    DAG-parse time.
 
     :param s3_bucket: destination bucket. (templated)
     :param aws_conn_id: the Amazon provider's connection for S3.
     :param asset_alias: outlet alias that receives one Asset event per object written
         (``None`` disables it; passing ``outlets`` replaces it).
-
-    Also takes ``usage_intelligence_conn_id`` and ``product_id``.
     """
 
     ui_color = "#e8f1fb"
@@ -40,17 +49,83 @@ class UsageIntelligenceToS3BaseOperator(UsageIntelligenceBaseOperator):
         self.aws_conn_id = aws_conn_id
         self.asset_alias = asset_alias
 
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """Mapped transfers (``.partial().expand()``) get the same default alias outlet as plain ones.
+
+        ``__init__`` does not run for a mapped task at DAG-parse time, so the default
+        must be applied here too, or its Asset events would have no declared outlet.
+        """
+        kwargs["outlets"] = default_outlets(kwargs.get("asset_alias", DEFAULT_ALIAS), kwargs.get("outlets"))
+        return airflow_partial(cls, **kwargs)
+
     @cached_property
     def s3(self) -> Any:
         return S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
 
     def check_target(self, problems: Problems) -> None:
-        """Bucket and product, checked locally before any call."""
+        """The bucket, checked locally before any call."""
         problems.check(check_bucket_name, self.s3_bucket)
-        self.check_product_id(problems)
 
     def record_assets(self, context: Mapping[str, Any], objects: list[tuple[str, dict[str, Any]]]) -> int:
         """One Asset event per object ``(key, extra)`` written to the bucket."""
         return record_objects(
             context, self.asset_alias, [(self.s3_bucket, key, extra) for key, extra in objects]
         )
+
+    def put_bytes(
+        self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """Write one small object whole; returns its key, size and SHA-256 (also stored as metadata)."""
+        digest = hashlib.sha256(body).hexdigest()
+        self.s3.put_object(
+            Bucket=self.s3_bucket,
+            Key=key,
+            Body=body,
+            ContentType=content_type,
+            Metadata={**metadata, "sha256": digest, "size": str(len(body))},
+        )
+        return {"key": key, "size": len(body), "sha256": digest}
+
+    def upload_ndjson_gz(
+        self,
+        key: str,
+        rows: Iterable[Any],
+        metadata: Mapping[str, Any],
+        *,
+        part_size: int = DEFAULT_PART_SIZE,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Stream ``rows`` into ``key`` as gzipped NDJSON in constant memory, whole or not at all."""
+        output = GzipNdjson(rows)
+        upload = StreamingUpload(
+            self.s3,
+            self.s3_bucket,
+            key,
+            staging_key=f"_staging/{uuid.uuid4().hex}/{key.rsplit('/', 1)[-1]}",
+            metadata=lambda: {"rows": output.rows, "sha256": output.sha256, "size": output.size, **metadata},
+            part_size=part_size,
+            content_type="application/x-ndjson",
+        )
+        upload.run(_counted(output, progress))
+        return {"key": key, "rows": output.rows, "bytes": output.size, "sha256": output.sha256}
+
+
+def _counted(chunks: Iterable[bytes], progress: Progress | None) -> Iterator[bytes]:
+    for chunk in chunks:
+        if progress is not None:
+            progress.add_bytes(len(chunk))
+        yield chunk
+
+
+class UsageIntelligenceToS3BaseOperator(S3DestinationOperator, UsageIntelligenceBaseOperator):
+    """Base of the Usage Intelligence S3 transfers.
+
+    Takes the parameters of :class:`S3DestinationOperator` and
+    ``usage_intelligence_conn_id`` and ``product_id``.
+    """
+
+    def check_target(self, problems: Problems) -> None:
+        """Bucket and product, checked locally before any call."""
+        super().check_target(problems)
+        self.check_product_id(problems)

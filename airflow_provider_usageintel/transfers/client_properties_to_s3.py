@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -12,9 +11,8 @@ from airflow.sdk import Context
 from airflow_provider_usageintel.api.validation import request_problems
 from airflow_provider_usageintel.operators.base import Problems, json_argument, positive_number, within
 from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
-from airflow_provider_usageintel.utils.ndjson import GzipNdjson
 from airflow_provider_usageintel.utils.progress import Progress
-from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, StreamingUpload
+from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE
 from airflow_provider_usageintel.utils.s3_validation import check_key
 
 
@@ -67,33 +65,17 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
     def execute(self, context: Context) -> dict[str, Any]:
         request = self._validate()
         started = time.monotonic()
-        with Progress(
-            self.log, f"client properties to s3://{self.s3_bucket}/{self.s3_key}", 1, self.progress_interval
-        ) as progress:
-            output = GzipNdjson(self._rows(request, progress))
-            upload = StreamingUpload(
-                self.s3,
-                self.s3_bucket,
+        label = f"client properties to s3://{self.s3_bucket}/{self.s3_key}"
+        with Progress(self.log, label, 1, self.progress_interval, item_name="rows") as progress:
+            written = self.upload_ndjson_gz(
                 self.s3_key,
-                staging_key=f"_staging/{uuid.uuid4().hex}/{self.s3_key.rsplit('/', 1)[-1]}",
-                metadata=lambda: {
-                    "rows": output.rows,
-                    "sha256": output.sha256,
-                    "size": output.size,
-                    "source-product-id": self.hook.product_id(),
-                },
+                self._rows(request, progress),
+                {"source-product-id": self.hook.product_id()},
                 part_size=self.part_size,
-                content_type="application/x-ndjson",
+                progress=progress,
             )
-            upload.run(self._counted(output, progress))
             progress.file_done()
-        summary = {
-            "key": self.s3_key,
-            "rows": output.rows,
-            "bytes": output.size,
-            "sha256": output.sha256,
-            "seconds": round(time.monotonic() - started, 3),
-        }
+        summary = {**written, "seconds": round(time.monotonic() - started, 3)}
         self.record_assets(context, [(self.s3_key, {k: summary[k] for k in ("rows", "bytes", "sha256")})])
         return summary
 
@@ -101,9 +83,3 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
         for row in self.hook.iter_client_properties(request, self.product_id):
             progress.add_items()
             yield row
-
-    @staticmethod
-    def _counted(chunks: GzipNdjson, progress: Progress) -> Iterator[bytes]:
-        for chunk in chunks:
-            progress.add_bytes(len(chunk))
-            yield chunk

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow.sdk import Context
+from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_usageintel.api.files import FileRecord, Frequency
 from airflow_provider_usageintel.api.selection import DateLike, FileSelection
@@ -33,6 +34,7 @@ from airflow_provider_usageintel.utils.keys import check_key_template, object_ke
 from airflow_provider_usageintel.utils.progress import Progress
 from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, StreamingUpload
 from airflow_provider_usageintel.utils.s3_validation import check_key
+from airflow_provider_usageintel.utils.zipcheck import verified_zip
 
 STAGING_DIR = "_staging"
 MAX_CONCURRENCY = 64
@@ -282,7 +284,8 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
                 try:
                     transferred.append(future.result())
                     progress.file_done()
-                except UsageIntelligenceError as exc:
+                except (UsageIntelligenceError, BotoCoreError, ClientError) as exc:
+                    # One file's S3 error (after boto3's own retries) must not stop the others.
                     progress.file_failed()
                     self.log.error("%s: %s", item.record.file_name, exc)
                     failed.append({"file_name": item.record.file_name, "key": item.key, "error": str(exc)})
@@ -314,7 +317,11 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
             part_size=self.part_size,
             content_type="application/zip",
         )
-        upload.run(self._counted(stream, progress))
+        # A corrupt zip raises before the chunks run out, so the upload aborts instead of committing.
+        chunks = (
+            verified_zip(stream, record.file_name) if record.file_name.lower().endswith(".zip") else stream
+        )
+        upload.run(self._counted(chunks, progress))
         return {
             "file_name": record.file_name,
             "key": item.key,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -96,12 +95,4 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceToS3BaseOperator):
         return {"report": self.report, "objects": written}
 
     def _put(self, key: str, body: bytes, content_type: str) -> dict[str, Any]:
-        digest = hashlib.sha256(body).hexdigest()
-        self.s3.put_object(
-            Bucket=self.s3_bucket,
-            Key=key,
-            Body=body,
-            ContentType=content_type,
-            Metadata={"source-report": self.report, "sha256": digest, "size": str(len(body))},
-        )
-        return {"key": key, "size": len(body), "sha256": digest}
+        return self.put_bytes(key, body, content_type, {"source-report": self.report})

@@ -12,12 +12,13 @@ upload and removes the staging object: a partial object is never visible.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
-DEFAULT_PART_SIZE = 16 * 1024 * 1024
+DEFAULT_PART_SIZE = 8 * 1024 * 1024
 MIN_PART_SIZE = 5 * 1024 * 1024
 #: CopyObject copies up to 5 GiB in one request; above that boto3's managed copy uses UploadPartCopy.
 SINGLE_COPY_LIMIT = 5 * 1024**3
@@ -47,7 +48,7 @@ class StreamingUpload:
         staging_key: str,
         metadata: Callable[[], Mapping[str, Any]],
         part_size: int = DEFAULT_PART_SIZE,
-        max_inflight: int = 2,
+        max_inflight: int = 4,
         content_type: str = "application/octet-stream",
     ) -> None:
         if part_size < MIN_PART_SIZE:
@@ -63,33 +64,53 @@ class StreamingUpload:
         self.size = 0
 
     def run(self, chunks: Iterable[bytes]) -> UploadedObject:
-        buffer = bytearray()
-        iterator = iter(chunks)
-        for chunk in iterator:
-            buffer += chunk
-            if len(buffer) > self.part_size:
-                return self._multipart(buffer, iterator)
-        self.size = len(buffer)
-        self.client.put_object(
-            Bucket=self.bucket,
-            Key=self.key,
-            Body=bytes(buffer),
-            ContentType=self.content_type,
-            Metadata=_metadata(self._metadata()),
-        )
-        return UploadedObject(self.bucket, self.key, self.size, 1)
+        parts = self._cut(chunks)
+        first = next(parts, bytearray())
+        second = next(parts, None)
+        if second is None:
+            self.size = len(first)
+            self.client.put_object(
+                Bucket=self.bucket,
+                Key=self.key,
+                Body=first,
+                ContentType=self.content_type,
+                Metadata=_metadata(self._metadata()),
+            )
+            return UploadedObject(self.bucket, self.key, self.size, 1)
+        return self._multipart(chain((first, second), parts))
 
-    def _multipart(self, buffer: bytearray, rest: Iterable[bytes]) -> UploadedObject:
+    def _cut(self, chunks: Iterable[bytes]) -> Iterator[bytearray]:
+        """Parts of exactly ``part_size`` (the last one shorter), each byte copied once.
+
+        A part is allocated only when the previous one was taken, so the
+        consumer holds at most the parts it has not released yet plus one.
+        """
+        part, filled = bytearray(self.part_size), 0
+        for chunk in chunks:
+            view = memoryview(chunk)
+            while view:
+                take = min(len(view), self.part_size - filled)
+                part[filled : filled + take] = view[:take]
+                filled += take
+                view = view[take:]
+                if filled == self.part_size:
+                    yield part
+                    part, filled = bytearray(self.part_size), 0
+        if filled:
+            del part[filled:]  # shrinks in place: no copy
+            yield part
+
+    def _multipart(self, parts: Iterator[bytearray]) -> UploadedObject:
         upload_id = self.client.create_multipart_upload(
             Bucket=self.bucket, Key=self.staging_key, ContentType=self.content_type
         )["UploadId"]
         try:
-            parts = self._upload_parts(upload_id, buffer, rest)
+            uploaded = self._upload_parts(upload_id, parts)
             self.client.complete_multipart_upload(
                 Bucket=self.bucket,
                 Key=self.staging_key,
                 UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
+                MultipartUpload={"Parts": uploaded},
             )
         except BaseException:
             self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.staging_key, UploadId=upload_id)
@@ -98,35 +119,22 @@ class StreamingUpload:
             self._publish()
         finally:
             self.client.delete_object(Bucket=self.bucket, Key=self.staging_key)
-        return UploadedObject(self.bucket, self.key, self.size, len(parts))
+        return UploadedObject(self.bucket, self.key, self.size, len(uploaded))
 
-    def _upload_parts(self, upload_id: str, buffer: bytearray, rest: Iterable[bytes]) -> list[dict[str, Any]]:
+    def _upload_parts(self, upload_id: str, parts: Iterator[bytearray]) -> list[dict[str, Any]]:
         slots = threading.BoundedSemaphore(self.max_inflight)
         futures: list[Future[dict[str, Any]]] = []
         with ThreadPoolExecutor(max_workers=self.max_inflight, thread_name_prefix="s3-part") as pool:
-
-            def submit(data: bytes) -> None:
-                slots.acquire()
-                self.size += len(data)
-                number = len(futures) + 1
-                future = pool.submit(self._upload_part, upload_id, number, data)
-                future.add_done_callback(lambda _: slots.release())
-                futures.append(future)
-
-            def drain() -> None:
-                while len(buffer) >= self.part_size:
-                    self._raise_failed(futures)
-                    submit(bytes(buffer[: self.part_size]))
-                    del buffer[: self.part_size]
-
             try:
-                drain()
-                for chunk in rest:
-                    buffer += chunk
-                    drain()
-                if buffer:
-                    submit(bytes(buffer))
-                buffer.clear()
+                for data in parts:
+                    # wait for a free slot before reading on: memory stays at max_inflight + 1 parts
+                    slots.acquire()
+                    self._raise_failed(futures)
+                    self.size += len(data)
+                    future = pool.submit(self._upload_part, upload_id, len(futures) + 1, data)
+                    future.add_done_callback(lambda _: slots.release())
+                    futures.append(future)
+                    del data
                 return [future.result() for future in futures]
             except BaseException:
                 for future in futures:
@@ -140,7 +148,7 @@ class StreamingUpload:
             if future.done() and future.exception() is not None:
                 future.result()
 
-    def _upload_part(self, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
+    def _upload_part(self, upload_id: str, number: int, data: bytearray) -> dict[str, Any]:
         answer = self.client.upload_part(
             Bucket=self.bucket, Key=self.staging_key, UploadId=upload_id, PartNumber=number, Body=data
         )

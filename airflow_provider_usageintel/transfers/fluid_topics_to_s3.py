@@ -1,0 +1,148 @@
+"""Archive the Fluid Topics events of a data interval into one gzipped NDJSON object in S3."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_usageintel.api.fluid_topics import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from airflow_provider_usageintel.operators.base import Problems
+from airflow_provider_usageintel.operators.fluid_topics import FluidTopicsBaseOperator, Names
+from airflow_provider_usageintel.transfers.base import S3DestinationOperator
+from airflow_provider_usageintel.utils.progress import Progress
+from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE
+from airflow_provider_usageintel.utils.s3_validation import check_key
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+DEFAULT_PREFIX = "fluid_topics/events"
+KEY_TIME = "%Y-%m-%dT%H%M%SZ"
+
+
+def interval_key(prefix: str, start: dt.datetime, end: dt.datetime) -> str:
+    """One key per window, from its UTC bounds: a re-run of an interval lands on the same key."""
+    utc = [moment.astimezone(dt.timezone.utc) for moment in (start, end)]
+    return f"{prefix.rstrip('/')}/{utc[0]:{KEY_TIME}}_{utc[1]:{KEY_TIME}}.ndjson.gz"
+
+
+class FluidTopicsEventsToS3Operator(S3DestinationOperator, FluidTopicsBaseOperator):
+    """Stream every event of the window into S3 as gzipped NDJSON, one event per line.
+
+    Pages are followed oldest first until ``lastPage``; one page is in memory at a
+    time and the object is written by multipart upload, so memory does not grow
+    with the number of events. A re-run of the same interval rewrites the same key
+    with the same bytes (the window fixes the key, the order and the content;
+    gzip carries no timestamp), so retries and backfills are idempotent.
+
+    :param s3_prefix: prefix of the default key ``<prefix>/<start>_<end>.ndjson.gz``. (templated)
+    :param s3_key: the whole key instead, e.g. ``events/{{ ds }}.ndjson.gz``. (templated)
+    :param user_ids: keep only these users' events. (templated)
+    :param realms: keep only users of these realms. (templated)
+    :param groups: keep only users of these groups. (templated)
+    :param roles: keep only users with these roles. (templated)
+    :param per_page: events per call (1 to 10000).
+    :param part_size: multipart part size in bytes.
+    :param progress_interval: seconds between progress lines in the log.
+
+    Also takes the parameters of :class:`FluidTopicsBaseOperator` and
+    :class:`~airflow_provider_usageintel.transfers.base.S3DestinationOperator`.
+
+    :return: key, rows, bytes and SHA-256 of the object, the window and the duration.
+    """
+
+    template_fields: Sequence[str] = (
+        *FluidTopicsBaseOperator.template_fields,
+        "s3_bucket",
+        "s3_prefix",
+        "s3_key",
+        "user_ids",
+        "realms",
+        "groups",
+        "roles",
+    )
+
+    def __init__(
+        self,
+        *,
+        s3_prefix: str = DEFAULT_PREFIX,
+        s3_key: str | None = None,
+        user_ids: Names = None,
+        realms: Names = None,
+        groups: Names = None,
+        roles: Names = None,
+        per_page: int = DEFAULT_PER_PAGE,
+        part_size: int = DEFAULT_PART_SIZE,
+        progress_interval: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.s3_prefix = s3_prefix
+        self.s3_key = s3_key
+        self.user_ids = user_ids
+        self.realms = realms
+        self.groups = groups
+        self.roles = roles
+        self.per_page = per_page
+        self.part_size = part_size
+        self.progress_interval = progress_interval
+
+    def _validate(self, context: Context) -> tuple[dt.datetime, dt.datetime, str]:
+        problems = Problems()
+        self.check_target(problems)
+        if (
+            isinstance(self.per_page, bool)
+            or not isinstance(self.per_page, int)
+            or not (1 <= self.per_page <= MAX_PER_PAGE)
+        ):
+            problems.add(f"per_page: {self.per_page!r} is not allowed (allowed: 1 to {MAX_PER_PAGE})")
+        start, end = self.window(context, problems)
+        key = self.s3_key or interval_key(self.s3_prefix, start, end)
+        problems.check(check_key, key, "s3_key")
+        problems.raise_if_any()
+        return start, end, key
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        start, end, key = self._validate(context)
+        started = time.monotonic()
+        label = f"Fluid Topics events to s3://{self.s3_bucket}/{key}"
+        with Progress(self.log, label, 1, self.progress_interval, item_name="events") as progress:
+            summary = self.upload_ndjson_gz(
+                key,
+                self._events(start, end, progress),
+                {
+                    "source": "fluid-topics-events",
+                    "window-start": start.isoformat(),
+                    "window-end": end.isoformat(),
+                },
+                part_size=self.part_size,
+                progress=progress,
+            )
+            progress.file_done()
+        summary.update(
+            start=start.isoformat(), end=end.isoformat(), seconds=round(time.monotonic() - started, 3)
+        )
+        self.record_assets(
+            context, [(key, {k: summary[k] for k in ("rows", "bytes", "sha256", "start", "end")})]
+        )
+        self.log.info(
+            "%d events of [%s, %s) written to s3://%s/%s", summary["rows"], start, end, self.s3_bucket, key
+        )
+        return summary
+
+    def _events(self, start: dt.datetime, end: dt.datetime, progress: Progress) -> Iterator[dict[str, Any]]:
+        for event in self.hook.iter_events(
+            start,
+            end,
+            names=self.names,
+            user_ids=self.user_ids,
+            realms=self.realms,
+            groups=self.groups,
+            roles=self.roles,
+            sort_order="OldestFirst",
+            per_page=self.per_page,
+        ):
+            progress.add_items()
+            yield event

@@ -1,0 +1,304 @@
+"""``make bench``: every scenario of the performance targets, one table, ``benchmarks/results/latest.md``.
+
+The emulator and moto's S3 server run in their own processes; each measured
+transfer runs in a fresh child process (``benchmarks.scenario``) so its peak
+RSS is its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmarks import servers
+
+MIB = 1024 * 1024
+RESULTS = Path(__file__).parent / "results" / "latest.md"
+PID = "1234567890"
+#: scenarios 1-3: a history of 4 MiB files; two of them are resized to the large sizes.
+HISTORY_DAYS = 210
+SMALL_KB = 4096
+LARGE = {"256 MiB": ("2024-03-13", 256 * MIB), "1 GiB": ("2024-03-12", 1024 * MIB)}
+WARMUP_DAY = "2024-03-14"
+MANY_SINCE, MANY_UNTIL = "2023-08-23", "2024-03-09"  # 200 daily files
+#: scenario 4: a year of tiny files of every kind.
+NOOP_DAYS, NOOP_KB, NOOP_CONCURRENCY = 365, 4, 8
+CLIENTS = 200_000
+KINDS = ("custom_events", "exceptions", "raw_events")
+
+
+@dataclass
+class Row:
+    metric: str
+    baseline: str
+    ours: str
+    ratio: str
+    target: str
+    passed: bool
+
+
+def _file(day: str) -> str:
+    return f"{PID}_cust_{day}.zip"
+
+
+def scenario(env: dict[str, str], name: str, **args: Any) -> dict[str, Any]:
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scenario", name, json.dumps(args)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"scenario {name} {args} failed:\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"  {name} {args}: {_brief(result)} ({time.monotonic() - started:.0f} s)", flush=True)
+    return result
+
+
+def _brief(result: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items())
+
+
+def _env(emu: servers.Emulator, s3: str, tmp: str) -> dict[str, str]:
+    env = servers.child_env(emu, s3)
+    env["BENCH_TMP"] = tmp
+    return env
+
+
+# -- scenarios 1-3 -------------------------------------------------------------------------------
+
+
+def large_files(s3: str, tmp: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with servers.emulator(HISTORY_DAYS, SMALL_KB) as emu:
+        env = _env(emu, s3, tmp)
+        for day, size in LARGE.values():
+            emu.control("POST", "/files", {"file_name": _file(day), "size_bytes": size})
+        warm = _file(WARMUP_DAY)
+        for label, (day, _) in LARGE.items():
+            out[f"ours {label}"] = scenario(env, "ours", file_name=_file(day), warmup=warm)
+            out[f"http {label}"] = scenario(env, "http_to_s3", file_name=_file(day), warmup=warm)
+        day, _ = LARGE["256 MiB"]
+        local = str(Path(tmp) / _file(day))
+        out["naive"] = scenario(env, "naive", file_name=_file(day), local_path=local)
+        out["download"] = scenario(env, "pipe_download", file_name=_file(day))
+        out["upload"] = scenario(env, "pipe_upload", local_path=local)
+        Path(local).unlink()
+        for concurrency in (1, 8):
+            out[f"many {concurrency}"] = scenario(
+                env, "many", concurrency=concurrency, since=MANY_SINCE, until=MANY_UNTIL
+            )
+    return out
+
+
+def memory_rows(r: dict[str, Any]) -> list[Row]:
+    rows = []
+    for label in LARGE:
+        ours, http = r[f"ours {label}"]["rss_growth_mib"], r[f"http {label}"]["rss_growth_mib"]
+        rows.append(
+            Row(
+                f"1. peak RSS growth, one {label} file (MiB)",
+                f"{http:.0f} (HttpToS3Operator)",
+                f"{ours:.0f}",
+                f"{ours / http:.3f}",
+                "<= 64 MiB",
+                ours <= 64,
+            )
+        )
+    return rows
+
+
+def throughput_rows(r: dict[str, Any]) -> list[Row]:
+    ours = r["ours 256 MiB"]["seconds"]
+    naive = r["naive"]["seconds"]
+    down, up = r["download"]["seconds"], r["upload"]["seconds"]
+    pipe = max(down, up)
+    mbps = 256 / ours
+    return [
+        Row(
+            "2a. wall time, 256 MiB file (s)",
+            f"{naive:.2f} (requests to disk + S3Hook.load_file)",
+            f"{ours:.2f} ({mbps:.0f} MiB/s)",
+            f"{ours / naive:.2f}",
+            "< 1 (faster)",
+            ours < naive,
+        ),
+        Row(
+            "2b. wall time vs the pipe's slower half (s)",
+            f"{pipe:.2f} (download to /dev/null {down:.2f}, boto3 upload_file {up:.2f})",
+            f"{ours:.2f}",
+            f"{ours / pipe:.2f}",
+            "<= 1.25",
+            ours <= 1.25 * pipe,
+        ),
+    ]
+
+
+def many_rows(r: dict[str, Any]) -> list[Row]:
+    one, eight = r["many 1"], r["many 8"]
+    rate1, rate8 = one["files"] / one["seconds"], eight["files"] / eight["seconds"]
+    return [
+        Row(
+            f"3. {eight['files']} files of 4 MiB (files/s)",
+            f"{rate1:.1f} (max_concurrency 1)",
+            f"{rate8:.1f} (max_concurrency 8)",
+            f"{rate8 / rate1:.2f}",
+            ">= 3x",
+            rate8 >= 3 * rate1 and one["files"] == eight["files"] == 200,
+        )
+    ]
+
+
+# -- scenario 4 ---------------------------------------------------------------------------------
+
+
+def noop(s3: str, tmp: str) -> dict[str, Any]:
+    with servers.emulator(NOOP_DAYS, NOOP_KB) as emu:
+        return scenario(_env(emu, s3, tmp), "noop", kinds=list(KINDS), concurrency=NOOP_CONCURRENCY)
+
+
+def noop_rows(r: dict[str, Any]) -> list[Row]:
+    first, again, files = r["first_seconds"], r["again_seconds"], r["files"]
+    api, s3 = r["api_calls"], r["s3_calls"]
+    downloads = api.get("download", 0) + api.get("getDownloadUrl", 0)
+    listings = sum(v for k, v in api.items() if k.lower().startswith("list"))
+    pages, heads = s3.get("ListObjectsV2", 0), s3.get("HeadObject", 0)
+    allowed_pages = len(KINDS) * math.ceil(files / len(KINDS) / 1000)
+    return [
+        Row(
+            f"4. no-op re-run of {files} files, 3 kinds (s)",
+            f"{first:.2f} (first run)",
+            f"{again:.2f}",
+            f"{again / first:.3f}",
+            "< 0.05",
+            again < 0.05 * first and r["transferred_again"] == 0,
+        ),
+        Row("4. re-run: download requests", "0", str(downloads), "", "0", downloads == 0),
+        Row("4. re-run: API file listings", str(len(KINDS)), str(listings), "", "1 per kind", listings == 3),
+        Row(
+            "4. re-run: S3 listing pages",
+            str(allowed_pages),
+            f"{pages} (+{heads} HeadObject)",
+            "",
+            "1 per 1,000 keys",
+            pages <= allowed_pages,
+        ),
+    ]
+
+
+# -- scenario 5 ---------------------------------------------------------------------------------
+
+
+def clients(s3: str, tmp: str) -> dict[str, Any]:
+    with servers.emulator(1, 16, clients=CLIENTS) as emu:
+        return scenario(_env(emu, s3, tmp), "clients", count=CLIENTS)
+
+
+def clients_rows(r: dict[str, Any]) -> list[Row]:
+    rate = r["rows"] / r["seconds"]
+    share = r["cpu_seconds"] / r["seconds"]
+    return [
+        Row(
+            f"5. client properties export, {r['rows']:,} clients (rows/s)",
+            "",
+            f"{rate:,.0f}",
+            "",
+            "report",
+            r["rows"] == CLIENTS,
+        ),
+        Row(
+            "5. client export: peak RSS growth (MiB)",
+            "",
+            f"{r['rss_growth_mib']:.0f}",
+            "",
+            "<= 64 MiB",
+            r["rss_growth_mib"] <= 64,
+        ),
+        Row(
+            "5. client export: time in our process (CPU / wall)",
+            "",
+            f"{share:.0%} ({r['cpu_seconds']:.1f} of {r['seconds']:.1f} s)",
+            "",
+            "report",
+            True,
+        ),
+    ]
+
+
+# -- output ---------------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    kb = next(
+        int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if "MemTotal" in line
+    )
+    from importlib.metadata import version
+
+    return (
+        f"{os.cpu_count()} CPUs ({cpu}), {kb / 1024**2:.1f} GiB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, Airflow {version('apache-airflow')}, "
+        f"moto {version('moto')}, boto3 {version('boto3')}"
+    )
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| metric | baseline | ours | ratio | target | result |", "|" + " --- |" * 6]
+    for r in rows:
+        verdict = "pass" if r.passed else "FAIL"
+        lines.append(f"| {r.metric} | {r.baseline} | {r.ours} | {r.ratio} | {r.target} | {verdict} |")
+    return "\n".join(lines)
+
+
+def report(rows: list[Row], raw: dict[str, Any], seconds: float) -> str:
+    when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"# Benchmark results\n\n{when}; `make bench` took {seconds / 60:.1f} min.\n\n"
+        f"Machine: {machine()}.\n\n{table(rows)}\n\n"
+        f"## Raw figures\n\n```json\n{json.dumps(raw, indent=1, sort_keys=True)}\n```\n"
+    )
+
+
+def main() -> int:
+    started = time.monotonic()
+    raw: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="usageintel-bench-") as tmp, servers.moto_s3() as s3:
+        print("1-3. large files, throughput, many files", flush=True)
+        if "--skip-files" not in sys.argv:
+            raw.update(large_files(s3, tmp))
+    with tempfile.TemporaryDirectory(prefix="usageintel-bench-") as tmp, servers.moto_s3() as s3:
+        print("4. no-op re-run", flush=True)
+        raw["noop"] = noop(s3, tmp)
+        print("5. client properties export", flush=True)
+        raw["clients"] = clients(s3, tmp)
+    rows = memory_rows(raw) + throughput_rows(raw) + many_rows(raw) if "ours 1 GiB" in raw else []
+    rows += noop_rows(raw["noop"]) + clients_rows(raw["clients"])
+    text = report(rows, raw, time.monotonic() - started)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(text)
+    print(table(rows))
+    print(f"written to {RESULTS}")
+    return 0 if all(r.passed for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,334 @@
+"""One benchmark scenario in a fresh process: ``python -m benchmarks.scenario NAME JSON_ARGS``.
+
+Prints one JSON line with the figures. Memory is the peak RSS growth over the
+RSS measured right before the measured work starts (imports, connections and
+a warm-up are done before), so Airflow's ~200 MB baseline is not counted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+BUCKET = "bench"
+KIND = "custom_events"
+CHUNK = 1024 * 1024
+MIB = 1024 * 1024
+
+
+# -- memory and time ---------------------------------------------------------------------------
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _reset_peak() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False where that is not possible."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def measured(work: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
+    """Run ``work``; return its result with wall and CPU seconds and peak RSS growth in MiB."""
+    before_kb = _status_kb("VmRSS")
+    reset = _reset_peak()
+    cpu = time.process_time()
+    started = time.perf_counter()
+    result = work()
+    seconds = time.perf_counter() - started
+    cpu_seconds = time.process_time() - cpu
+    peak_kb = _status_kb("VmHWM") if reset else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    figures = {"seconds": seconds, "cpu_seconds": cpu_seconds, "rss_growth_mib": (peak_kb - before_kb) / 1024}
+    return result, figures
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def _hook() -> Any:
+    from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+
+    return UsageIntelligenceHook()
+
+
+def _s3_client() -> Any:
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    return S3Hook().get_conn()
+
+
+def _ensure_bucket() -> None:
+    client = _s3_client()
+    if BUCKET not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+        client.create_bucket(Bucket=BUCKET)
+
+
+def _files_operator(task_id: str, **kwargs: Any) -> Any:
+    from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
+
+    kwargs.setdefault("file_kind", KIND)
+    kwargs.setdefault("progress_interval", 3600.0)
+    return UsageIntelligenceFilesToS3Operator(task_id=task_id, s3_bucket=BUCKET, asset_alias=None, **kwargs)
+
+
+def _transfer_operator(file_name: str, prefix: str) -> Any:
+    """The operator with its S3 client created and its API session logged in (a constant cost)."""
+    operator = _files_operator("one", file_names=[file_name], s3_prefix=prefix, replace=True)
+    operator.s3.list_buckets()
+    operator.hook.login()
+    return operator
+
+
+def _transfer(file_name: str, prefix: str) -> dict[str, Any]:
+    manifest: dict[str, Any] = _transfer_operator(file_name, prefix).execute({})
+    return manifest
+
+
+def _fetch(url: str, sink: Any) -> int:
+    size = 0
+    with requests.get(url, stream=True, timeout=60) as response:
+        response.raise_for_status()
+        for chunk in response.iter_content(CHUNK):
+            sink.write(chunk)
+            size += len(chunk)
+    return size
+
+
+# -- scenarios ---------------------------------------------------------------------------------
+
+
+def ours(file_name: str, warmup: str) -> dict[str, Any]:
+    """UsageIntelligenceFilesToS3Operator for one file, after a warm-up transfer of a small one."""
+    _ensure_bucket()
+    _transfer(warmup, "warmup/ours")
+    operator = _transfer_operator(file_name, "ours")
+    manifest, figures = measured(lambda: operator.execute({}))
+    return {**figures, "bytes": manifest["bytes"], "files": manifest["files_transferred"]}
+
+
+def http_to_s3(file_name: str, warmup: str) -> dict[str, Any]:
+    """The Amazon provider's HttpToS3Operator on a fresh signed URL of the same file."""
+    _ensure_bucket()
+    hook = _hook()
+    _http_to_s3(hook, warmup, "warmup/http").execute({})
+    operator = _http_to_s3(hook, file_name, "http")
+    _, figures = measured(lambda: operator.execute({}))
+    size = _s3_client().head_object(Bucket=BUCKET, Key=operator.s3_key)["ContentLength"]
+    return {**figures, "bytes": size}
+
+
+def _http_to_s3(hook: Any, file_name: str, prefix: str) -> Any:
+    """HttpToS3Operator on a fresh signed URL, its HTTP session and S3 client created."""
+    from airflow.providers.amazon.aws.transfers.http_to_s3 import HttpToS3Operator
+
+    url = urlsplit(hook.get_download_url(KIND, file_name))
+    conn = {"conn_type": "http", "host": url.hostname, "port": url.port, "schema": url.scheme}
+    os.environ["AIRFLOW_CONN_BENCH_HTTP"] = json.dumps(conn)
+    operator = HttpToS3Operator(
+        task_id="http",
+        http_conn_id="bench_http",
+        endpoint=f"{url.path}?{url.query}",
+        s3_bucket=BUCKET,
+        s3_key=f"{prefix}/{file_name}",
+        replace=True,
+    )
+    operator.s3_hook.get_conn().list_buckets()
+    operator.http_hook.get_conn()
+    return operator
+
+
+def naive(file_name: str, local_path: str) -> dict[str, Any]:
+    """Download to local disk with requests, then S3Hook.load_file; the file is kept for upload_file."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    _ensure_bucket()
+    url = _hook().get_download_url(KIND, file_name)
+    s3 = S3Hook()
+    s3.get_conn()
+
+    def work() -> int:
+        with open(local_path, "wb") as sink:
+            size = _fetch(url, sink)
+        s3.load_file(local_path, f"naive/{file_name}", BUCKET, replace=True)
+        return size
+
+    size, figures = measured(work)
+    return {**figures, "bytes": size}
+
+
+def pipe_download(file_name: str) -> dict[str, Any]:
+    """The emulator's signed URL read to /dev/null: the download half of the pipe."""
+    url = _hook().get_download_url(KIND, file_name)
+    with open(os.devnull, "wb") as sink:
+        size, figures = measured(lambda: _fetch(url, sink))
+    return {**figures, "bytes": size}
+
+
+def pipe_upload(local_path: str) -> dict[str, Any]:
+    """boto3 upload_file of the same bytes from local disk: the upload half of the pipe."""
+    import boto3
+
+    _ensure_bucket()
+    client = boto3.client(
+        "s3",
+        endpoint_url=os.environ["BENCH_S3_ENDPOINT"],
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106 - moto accepts any credentials
+    )
+    _, figures = measured(lambda: client.upload_file(local_path, BUCKET, "pipe/upload"))
+    return {**figures, "bytes": os.path.getsize(local_path)}
+
+
+def many(concurrency: int, since: str, until: str) -> dict[str, Any]:
+    """Small files, ``concurrency`` at a time."""
+    _ensure_bucket()
+    _transfer_first_of(since)
+    operator = _files_operator(
+        f"many{concurrency}",
+        since=since,
+        until=until,
+        max_concurrency=concurrency,
+        s3_prefix=f"many{concurrency}",
+        replace=True,
+    )
+    manifest, figures = measured(lambda: operator.execute({}))
+    return {**figures, "files": manifest["files_transferred"], "bytes": manifest["bytes"]}
+
+
+def _transfer_first_of(day: str) -> None:
+    """Warm-up: imports, login and clients, on a file outside the measured prefix."""
+    _files_operator("warmup", since=day, until=day, s3_prefix="warmup/many", replace=True).execute({})
+
+
+def noop(kinds: list[str], concurrency: int) -> dict[str, Any]:
+    """First run of every kind's full history, then the same again: nothing left to transfer."""
+    _ensure_bucket()
+    first, first_figures = measured(lambda: [_history_run(kind, concurrency)[0] for kind in kinds])
+    requests.post(f"{os.environ['BENCH_EMULATOR_URL']}/_emulator/reset", timeout=30).raise_for_status()
+    calls: Counter[str] = Counter()
+    again, again_figures = measured(lambda: [_history_run(kind, concurrency, calls)[0] for kind in kinds])
+    log = requests.get(f"{os.environ['BENCH_EMULATOR_URL']}/_emulator/requests", timeout=30).json()
+    return {
+        "first_seconds": first_figures["seconds"],
+        "again_seconds": again_figures["seconds"],
+        "files": sum(m["files_transferred"] for m in first),
+        "skipped": sum(m["files_skipped"] for m in again),
+        "transferred_again": sum(m["files_transferred"] for m in again),
+        "s3_calls": dict(calls),
+        "api_calls": dict(Counter(_api_call(entry["path"]) for entry in log)),
+    }
+
+
+def _history_run(
+    kind: str, concurrency: int, calls: Counter[str] | None = None
+) -> tuple[dict[str, Any], Any]:
+    operator = _files_operator(
+        f"history_{kind}",
+        file_kind=kind,
+        frequency="daily" if kind == "raw_events" else ["daily", "monthly"],  # raw: daily only
+        max_concurrency=concurrency,
+        s3_prefix="history",
+    )
+    if calls is not None:
+        operator.s3.meta.events.register("before-call.s3", _counter(calls))
+    return operator.execute({}), operator
+
+
+def _counter(calls: Counter[str]) -> Callable[..., None]:
+    def count(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    return count
+
+
+def _api_call(path: str) -> str:
+    """Request log path to a call name: ``/v3/customEventTracking/listFiles/123`` -> ``listFiles``."""
+    if path.startswith("/_download/"):
+        return "download"
+    parts = [p for p in path.split("/") if p and not p.isdigit()]
+    return parts[-1] if parts else path
+
+
+def clients(count: int, profile: bool = False) -> dict[str, Any]:
+    """Every client's properties into gzipped NDJSON in S3."""
+    from airflow_provider_usageintel.transfers.client_properties_to_s3 import (
+        UsageIntelligenceClientPropertiesToS3Operator,
+    )
+
+    _ensure_bucket()
+    request = {"properties": ["prodVersion", "prodEdition", "ram", "geography.country"]}
+
+    def operator(key: str) -> Any:
+        return UsageIntelligenceClientPropertiesToS3Operator(
+            task_id="clients",
+            request=request,
+            s3_bucket=BUCKET,
+            s3_key=key,
+            asset_alias=None,
+            progress_interval=3600.0,
+        )
+
+    warm = operator("warmup/clients.ndjson.gz")
+    warm.hook.login()
+    warm.s3.list_buckets()
+    summary, figures = measured(lambda: operator("clients/clients.ndjson.gz").execute({}))
+    result = {**figures, "rows": summary["rows"], "bytes": summary["bytes"]}
+    if profile:
+        result["profile"] = _profile(lambda: operator("profile/clients.ndjson.gz").execute({}))
+    return result
+
+
+def _profile(work: Callable[[], Any]) -> str:
+    """pyinstrument's text report of one more run, when pyinstrument is installed."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        return "pyinstrument is not installed"
+    profiler = Profiler(interval=0.005)
+    profiler.start()
+    work()
+    profiler.stop()
+    return str(profiler.output_text(unicode=False, color=False, show_all=False))
+
+
+SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
+    "ours": ours,
+    "http_to_s3": http_to_s3,
+    "naive": naive,
+    "pipe_download": pipe_download,
+    "pipe_upload": pipe_upload,
+    "many": many,
+    "noop": noop,
+    "clients": clients,
+}
+
+
+def main(argv: list[str]) -> int:
+    name, args = argv[0], json.loads(argv[1]) if len(argv) > 1 else {}
+    tempfile.tempdir = os.environ.get("BENCH_TMP") or None
+    result = SCENARIOS[name](**args)
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

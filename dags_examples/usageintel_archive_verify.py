@@ -1,0 +1,78 @@
+"""Verify each newly archived usage file and list it in a load catalog for the warehouse.
+
+Scheduled on the Asset alias of ``usageintel_daily_archive``: every object that DAG
+writes emits an Asset event, and a run starts once new events arrive. This DAG reads each
+new object back from S3, checks its SHA-256 against the checksum recorded at archive time
+(object metadata and Asset event), and writes a catalog of the verified objects that a
+warehouse load (``COPY INTO``, Glue, Spark) can pick up. A mismatch fails the run, so a
+corrupted object never reaches the warehouse.
+
+Manual runs have no triggering events; they re-check the alias's latest events instead
+(param ``recent``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, AssetAlias, Param, task
+
+ARCHIVE_ALIAS = AssetAlias("usageintel-daily-archive")
+BUCKET = "{{ var.value.get('usageintel_bucket', 'usage-archive') }}"
+PREFIX = "{{ var.value.get('usageintel_prefix', 'usageintel') }}"
+
+
+def new_objects(context: dict[str, Any], recent: int) -> dict[str, dict[str, Any]]:
+    """``s3://`` URI -> event extra, from the triggering events or, for manual runs, the latest ones."""
+    events = [event for group in context["triggering_asset_events"].values() for event in group]
+    if not events:
+        alias_events = context["inlet_events"][ARCHIVE_ALIAS]
+        events = list(alias_events[-recent:]) if recent and len(alias_events) else []
+    return {event.asset.uri: dict(event.extra or {}) for event in events}
+
+
+def sha256_of(s3: Any, bucket: str, key: str) -> tuple[str, dict[str, str]]:
+    obj = s3.get_object(Bucket=bucket, Key=key)
+    digest = hashlib.sha256()
+    for chunk in obj["Body"].iter_chunks(1 << 20):
+        digest.update(chunk)
+    return digest.hexdigest(), obj["Metadata"]
+
+
+@task(inlets=[ARCHIVE_ALIAS])
+def verify_and_catalog(bucket: str, prefix: str, **context: Any) -> dict[str, Any]:
+    """Fail on any checksum mismatch; otherwise write the catalog of verified objects."""
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    s3 = S3Hook(aws_conn_id="aws_default").get_conn()
+    catalog, bad = [], []
+    for uri, extra in sorted(new_objects(context, context["params"]["recent"]).items()):
+        actual, meta = sha256_of(s3, *S3Hook.parse_s3_url(uri))
+        expected = {meta.get("sha256"), extra.get("sha256", meta.get("sha256"))}
+        entry = {"uri": uri, "file_kind": meta.get("source-file-kind"), "sha256": actual}
+        entry.update(start_date=meta.get("source-start-date"), size=int(meta.get("size", -1)))
+        (catalog if expected == {actual} else bad).append(entry)
+    if bad:
+        raise ValueError(f"{len(bad)} archived object(s) do not match their SHA-256: {bad}")
+    if not catalog:
+        return {"objects": 0}
+    name = re.sub(r"[^0-9A-Za-z_.-]", "_", context["run_id"])
+    key = f"{prefix}/_catalog/{name}.json"
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(catalog, indent=2).encode())
+    return {"objects": len(catalog), "catalog": f"s3://{bucket}/{key}"}
+
+
+with DAG(
+    dag_id="usageintel_archive_verify",
+    description="Verify newly archived usage files by SHA-256 and catalog them for the warehouse load",
+    schedule=ARCHIVE_ALIAS,
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    params={"recent": Param(50, type="integer", minimum=0, description="manual runs: events to re-check")},
+    tags=["usageintel", "archive"],
+) as dag:
+    verify_and_catalog(BUCKET, PREFIX)

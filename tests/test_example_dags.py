@@ -1,0 +1,239 @@
+"""The example DAGs import, serialise, touch no network at parse time and run end to end.
+
+Each runs with ``dag.test()`` against the emulator (today 2024-03-15) and moto's S3
+server, with logical dates chosen so that the files and report windows exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import hashlib
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.airflow_utils import DAGS_FOLDER, run_dag, task_states, xcom
+
+DAGS_EXAMPLES = Path(__file__).resolve().parent.parent / "dags_examples"
+PRODUCT = "1234567890"
+USAGEINTEL_DAGS = {
+    "usageintel_daily_archive",
+    "usageintel_monthly_archive",
+    "usageintel_weekly_reports",
+    "usageintel_client_properties_export",
+    "usageintel_license_key_sync",
+    "usageintel_archive_verify",
+}
+LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
+
+
+def utc(year: int, month: int, day: int, hour: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, tzinfo=dt.timezone.utc)
+
+
+def load_bag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_EXAMPLES))
+
+
+@pytest.fixture
+def examples(airflow_db, ui_conn, usageintel_emulator, s3, monkeypatch):
+    """dag.test() syncs the configured bundles: add dags_examples as one; aim the Variables at the bucket."""
+    bundles = [
+        {"name": "usageintel-examples", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(DAGS_EXAMPLES)}},
+        {"name": "dags-folder", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(DAGS_FOLDER)}},
+    ]
+    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
+    monkeypatch.setenv("AIRFLOW_VAR_USAGEINTEL_BUCKET", s3.bucket)
+    return s3
+
+
+def run_example(dag_id: str, logical_date: dt.datetime, **kwargs):
+    dagrun = run_dag(dag_id, folder=DAGS_EXAMPLES, logical_date=logical_date, **kwargs)
+    states = task_states(dagrun)
+    assert set(states.values()) <= {"success", "skipped"}, states
+    return dagrun, states
+
+
+def assert_verified(s3, key: str) -> dict:
+    """The object's bytes hash to the SHA-256 and size in its metadata."""
+    body = s3.read(key)
+    meta = s3.head(key)["Metadata"]
+    assert meta["sha256"] == hashlib.sha256(body).hexdigest(), key
+    assert int(meta["size"]) == len(body) > 0, key
+    return meta
+
+
+# -- parsing ----------------------------------------------------------------------------------------
+
+
+def test_every_example_file_imports_without_touching_the_network(monkeypatch):
+    def no_network(*args, **kwargs):
+        raise AssertionError("an example DAG opened a connection at parse time")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    bag = load_bag()
+    assert not bag.import_errors, bag.import_errors
+    files = {Path(dag.fileloc).name for dag in bag.dags.values()}
+    assert files == {path.name for path in DAGS_EXAMPLES.glob("*.py")}
+    assert set(bag.dag_ids) >= USAGEINTEL_DAGS
+
+
+@pytest.mark.parametrize("dag_id", sorted(load_bag().dag_ids))
+def test_every_example_dag_serialises_and_round_trips(dag_id):
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    dag = load_bag().dags[dag_id]
+    data = json.loads(json.dumps(DagSerialization.to_dict(dag)))
+    DagSerialization.validate_schema(data)
+    restored = DagSerialization.from_dict(data)
+    assert restored.dag_id == dag_id
+    assert set(restored.task_dict) == set(dag.task_dict)
+
+
+def test_verify_dag_is_scheduled_on_the_daily_archive_alias():
+    from airflow.sdk import AssetAlias
+
+    bag = load_bag()
+    alias = AssetAlias("usageintel-daily-archive")
+    archive = bag.dags["usageintel_daily_archive"]
+    for kind in ("custom_events", "exceptions", "raw_events"):
+        assert archive.task_dict[f"archive_{kind}"].outlets == [alias]
+    schedule = bag.dags["usageintel_archive_verify"].timetable.asset_condition
+    assert schedule == alias
+
+
+# -- end-to-end runs --------------------------------------------------------------------------------
+
+
+def test_daily_archive_then_verify(examples):
+    s3 = examples
+    # A daily run is due at the end of its day: the run of 2024-03-15 archives 2024-03-14.
+    dagrun, states = run_example("usageintel_daily_archive", utc(2024, 3, 15))
+    assert {k: v for k, v in states.items() if k.startswith("archive_")} == {
+        "archive_custom_events[0]": "success",
+        "archive_exceptions[0]": "success",
+        "archive_raw_events[0]": "success",
+    }
+    prefix = f"usageintel/{PRODUCT}"
+    expected = [
+        f"{prefix}/custom_events/daily/2024/03/{PRODUCT}_cust_2024-03-14.zip",
+        f"{prefix}/exceptions/daily/2024/03/{PRODUCT}_exc_2024-03-14.zip",
+        f"{prefix}/raw_events/daily/2024/03/{PRODUCT}_2024-03-14.zip",
+    ]
+    manifest_key = "usageintel/_manifests/daily/2024-03-14.json"
+    assert s3.list_keys() == sorted([*expected, manifest_key])
+    manifest = json.loads(s3.read(manifest_key))
+    assert [f["key"] for f in manifest["files"]] == expected
+    for entry in manifest["files"]:
+        meta = assert_verified(s3, entry["key"])
+        assert entry["sha256"] == meta["sha256"] and entry["new"] is True
+        assert meta["source-start-date"] == "2024-03-14"
+    assert xcom(dagrun, "write_manifest") == {"key": manifest_key, "files": 3, "bytes": manifest["bytes"]}
+
+    # The downstream DAG checks every archived object against its checksum and catalogs it. A
+    # manual run has no triggering events: it re-checks the alias's latest ones.
+    dagrun, _ = run_example("usageintel_archive_verify", utc(2024, 3, 15, 1), run_conf={"recent": 3})
+    result = xcom(dagrun, "verify_and_catalog")
+    assert result["objects"] == 3
+    catalog_key = result["catalog"].removeprefix(f"s3://{s3.bucket}/")
+    catalog = json.loads(s3.read(catalog_key))
+    assert sorted(c["uri"] for c in catalog) == [f"s3://{s3.bucket}/{key}" for key in expected]
+
+
+def test_daily_archive_rerun_skips_and_keeps_the_manifest_complete(examples):
+    s3 = examples
+    run_example("usageintel_daily_archive", utc(2024, 3, 15), run_conf={"day": "2024-03-13"})
+    first = json.loads(s3.read("usageintel/_manifests/daily/2024-03-13.json"))
+    dagrun, _ = run_example("usageintel_daily_archive", utc(2024, 3, 16), run_conf={"day": "2024-03-13"})
+    again = json.loads(s3.read("usageintel/_manifests/daily/2024-03-13.json"))
+    assert [f["key"] for f in again["files"]] == [f["key"] for f in first["files"]]
+    assert not any(f["new"] for f in again["files"])
+    assert xcom(dagrun, "archive_raw_events", map_index=0)["files_skipped"] == 1
+
+
+def test_monthly_archive(examples):
+    s3 = examples
+    run_example("usageintel_monthly_archive", utc(2024, 3, 1))  # due on the 1st: February
+    keys = s3.list_keys()
+    for kind in ("custom_events", "exceptions"):
+        manifest = json.loads(s3.read(f"usageintel/_manifests/monthly/2024-02/{kind}.json"))
+        [transferred] = manifest["transferred"]
+        assert transferred["key"].startswith(f"usageintel/{PRODUCT}/{kind}/monthly/2024/02/")
+        assert transferred["key"] in keys and transferred["frequency"] == "monthly"
+        meta = assert_verified(s3, transferred["key"])
+        assert meta["source-start-date"] == "2024-02-01"
+
+
+def test_weekly_reports(examples):
+    s3 = examples
+    run_example("usageintel_weekly_reports", utc(2024, 3, 10))  # Sunday: the week 3 to 9 March
+    base = "usageintel/reports/weekly/2024-03-09"
+    reports = [
+        "basic_event_data_table",
+        "churn_histogram_days",
+        "churn_histogram_runtime",
+        "churn_histogram_sessions",
+        "date_range",
+        "usage_distribution",
+    ]
+    assert s3.list_keys() == sorted(f"{base}/{r}.{ext}" for r in reports for ext in ("json", "ndjson"))
+    for key in s3.list_keys():
+        assert_verified(s3, key)
+    date_range = json.loads(s3.read(f"{base}/date_range.json"))
+    editions = set(date_range["level1"])
+    assert editions and editions <= {"Community", "Professional", "Enterprise"}
+    days = next(iter(date_range["level1"].values()))["dates"]
+    assert sorted(days) == [f"2024-03-0{d}" for d in range(3, 10)]
+    assert set(json.loads(s3.read(f"{base}/usage_distribution.json"))) >= {"activeDays", "sessions"}
+
+
+def test_client_properties_export(examples):
+    s3 = examples
+    dagrun, _ = run_example("usageintel_client_properties_export", utc(2024, 3, 10))
+    key = "usageintel/clients/2024-03-09/client_properties.ndjson.gz"
+    assert s3.list_keys() == [key]
+    body = s3.read(key)
+    meta = s3.head(key)["Metadata"]
+    assert meta["sha256"] == hashlib.sha256(body).hexdigest()
+    rows = [json.loads(line) for line in gzip.decompress(body).splitlines()]
+    assert len(rows) == int(meta["rows"]) == xcom(dagrun, "export_client_properties")["rows"] > 100
+    assert all("clientId" in row for row in rows)
+    daily = [day for row in rows for day in row.get("dailyData") or []]
+    assert daily and {"sessionCount", "runtimeMinutes"} <= set(daily[0])
+
+
+def test_license_key_sync_applies_inbox_files_once_and_snapshots_the_registry(examples):
+    s3 = examples
+    inbox = "usageintel/license-keys/inbox"
+    s3.client.put_object(
+        Bucket=s3.bucket,
+        Key=f"{inbox}/insert.csv",
+        Body=b"licenseKey,licenseType,installQuota,notes\nEX-KEY-1,purchased,3,from crm\nEX-KEY-2,trial,1,\n",
+    )
+    s3.client.put_object(
+        Bucket=s3.bucket, Key=f"{inbox}/update.csv", Body=b"licenseKey,installQuota\nEX-KEY-2,10\n"
+    )
+    dagrun, states = run_example("usageintel_license_key_sync", utc(2024, 3, 15))
+    assert states["insert_keys"] == states["update_keys"] == "success"
+    keys = s3.list_keys()
+    assert not [k for k in keys if k.startswith(inbox)]
+    assert len([k for k in keys if "/license-keys/processed/" in k]) == 2
+
+    snapshot = xcom(dagrun, "export_registry")
+    assert snapshot["key"] == "usageintel/license-keys/registry/2024-03-15.ndjson.gz"
+    body = s3.read(snapshot["key"])
+    assert hashlib.sha256(body).hexdigest() == snapshot["sha256"]
+    registry = {row["licenseKey"]: row for row in map(json.loads, gzip.decompress(body).splitlines())}
+    assert len(registry) == snapshot["keys"]
+    assert registry["EX-KEY-1"]["notes"] == "from crm"
+    assert registry["EX-KEY-2"]["installQuota"] == 10
+
+    # Nothing in the inbox: both branches are skipped, the snapshot is still written.
+    dagrun, states = run_example("usageintel_license_key_sync", utc(2024, 3, 16))
+    assert states["insert_keys"] == states["update_keys"] == "skipped"
+    assert xcom(dagrun, "export_registry")["keys"] == snapshot["keys"]
