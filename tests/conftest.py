@@ -99,9 +99,11 @@ class S3Target:
     bucket: str
     endpoint_url: str
 
-    def list_keys(self, prefix: str = "") -> list[str]:
+    def list_keys(self, prefix: str = "", *, include_index: bool = False) -> list[str]:
+        """Keys under ``prefix``; the transfers' ``_index/`` bookkeeping objects only when asked."""
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-        return sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+        keys = sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
+        return keys if include_index else [k for k in keys if "_index" not in k.split("/")]
 
     def read(self, key: str) -> bytes:
         return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())

@@ -242,3 +242,40 @@ def test_sensor_then_transfer_after_the_clock_advances(airflow_db, ui_conn, usag
     assert str(dagrun.state) == "success", task_states(dagrun)
     keys = s3.list_keys("daily/")
     assert len(keys) == 3 and all(k.endswith("2024-03-15.zip") for k in keys)
+
+
+def test_rerun_trusts_the_archive_index_and_falls_back_to_head_without_it(ui_conn, usageintel_emulator, s3):
+    def run():
+        op = UsageIntelligenceFilesToS3Operator(
+            task_id="t",
+            file_kind="custom_events",
+            since="2024-03-01",
+            until="2024-03-14",
+            s3_bucket=s3.bucket,
+            s3_prefix="idx",
+            asset_alias=None,
+        )
+        heads: list[str] = []
+        op.s3.meta.events.register(
+            "before-parameter-build.s3.HeadObject", lambda params, **_: heads.append(params["Key"])
+        )
+        return op.execute({}), heads
+
+    first, heads = run()
+    assert first["files_transferred"] == 14 and heads == []
+    index_key = "idx/_index/1234567890/custom_events.json"
+    assert s3.list_keys("idx/_index/", include_index=True) == [index_key]
+    index = json.loads(s3.read(index_key))["objects"]
+    assert len(index) == 14 and all(len(v["sha256"]) == 64 for v in index.values())
+
+    again, heads = run()
+    assert again["files_transferred"] == 0 and heads == []  # one listing, no request per object
+
+    s3.client.delete_object(Bucket=s3.bucket, Key=index_key)
+    again, heads = run()
+    assert again["files_transferred"] == 0 and len(heads) == 14  # confirmed from metadata instead
+    assert len(json.loads(s3.read(index_key))["objects"]) == 14  # and written back
+
+    s3.client.put_object(Bucket=s3.bucket, Key=index_key, Body=b"not json")
+    again, heads = run()
+    assert again["files_transferred"] == 0 and len(heads) == 14

@@ -1,7 +1,7 @@
 """Archive Usage Intelligence files into S3: incrementally, exactly once, in bounded memory.
 
 Each file is streamed from its signed download URL straight into S3 (no local
-disk); memory is bounded by ``part_size * 2`` per concurrent file whatever the
+disk); memory is bounded by ``part_size * 5`` per concurrent file whatever the
 file size. Objects appear only when complete, carry the source name, size,
 dates and SHA-256 in their metadata, and are skipped on re-runs when S3
 already holds them with the same size and checksum metadata.
@@ -30,6 +30,7 @@ from airflow_provider_usageintel.exceptions import (
 )
 from airflow_provider_usageintel.operators.base import Problems, parse_records, positive_number
 from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
+from airflow_provider_usageintel.utils.archive_index import ArchiveIndex
 from airflow_provider_usageintel.utils.keys import check_key_template, object_key, object_metadata
 from airflow_provider_usageintel.utils.progress import Progress
 from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, StreamingUpload
@@ -37,6 +38,8 @@ from airflow_provider_usageintel.utils.s3_validation import check_key
 from airflow_provider_usageintel.utils.zipcheck import verified_zip
 
 STAGING_DIR = "_staging"
+#: one index object per product and file kind under ``{s3_prefix}/_index/`` (see utils/archive_index.py).
+INDEX_DIR = "_index"
 MAX_CONCURRENCY = 64
 #: listed sizes are rounded KB: an object is the same file when its exact size agrees with them.
 METADATA_SHA = "sha256"
@@ -73,7 +76,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
     :param max_concurrency: files transferred at once.
     :param include_open: also archive today's open (non-final) file, under ``{prefix}/open/``; it is
         overwritten when its content changes.
-    :param part_size: multipart part size in bytes (memory per file is about twice this).
+    :param part_size: multipart part size in bytes (memory per file is at most about five parts).
     :param manifest_key: also write the run manifest as JSON to this key.
     :param progress_interval: seconds between progress lines in the log.
 
@@ -199,11 +202,20 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
                 found[item["Key"]] = item
         return found
 
-    def _plan(self, records: list[FileRecord], product_id: str) -> list[PlannedFile]:
+    def _index(self, product_id: str) -> ArchiveIndex:
+        key = f"{self.s3_prefix.strip('/')}/{INDEX_DIR}/{product_id}/{self.file_kind}.json".lstrip("/")
+        return ArchiveIndex(self.s3, self.s3_bucket, key)
+
+    def _plan(self, records: list[FileRecord], index: ArchiveIndex, product_id: str) -> list[PlannedFile]:
         keyed = [(record, self._key(record, product_id)) for record in records]
         existing = {} if self.replace else self._existing([key for _, key in keyed])
         candidates = [(r, k) for r, k in keyed if k in existing and r.size_matches(existing[k]["Size"])]
-        archived = self._confirm_archived(candidates)
+        if candidates:
+            index.load()
+        indexed = {k for r, k in candidates if index.vouches_for(k, r, existing[k]["Size"])}
+        archived = indexed | self._confirm_archived(
+            [(r, k) for r, k in candidates if k not in indexed], index
+        )
         plan = []
         for record, key in keyed:
             reason = "already archived" if key in archived else None
@@ -212,8 +224,11 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
             plan.append(PlannedFile(record, key, reason))
         return plan
 
-    def _confirm_archived(self, candidates: list[tuple[FileRecord, str]]) -> set[str]:
-        """Keys whose object carries our checksum metadata for the same source file and size."""
+    def _confirm_archived(self, candidates: list[tuple[FileRecord, str]], index: ArchiveIndex) -> set[str]:
+        """Keys whose object carries our checksum metadata for the same source file and size.
+
+        Confirmed keys are added to the index, so the next run needs no request for them.
+        """
         if not candidates:
             return set()
         keys = [key for _, key in candidates]
@@ -226,9 +241,20 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
             open_unchanged = record.is_final or meta.get("source-uncompressed-kb") == str(
                 record.uncompressed_size_kb
             )
-            if same_source and open_unchanged and record.size_matches(int(meta.get("size", -1))):
+            size = int(meta.get("size", -1))
+            if same_source and open_unchanged and record.size_matches(size):
                 confirmed.add(key)
+                index.add(key, record, size, meta[METADATA_SHA])
         return confirmed
+
+    def _save_index(self, index: ArchiveIndex) -> None:
+        """The index only saves requests: failing to write it must not fail (or hide) the transfer."""
+        try:
+            index.save()
+        except (BotoCoreError, ClientError) as exc:
+            self.log.warning(
+                "Archive index %s not updated (%s); the next run checks with HeadObject", index.key, exc
+            )
 
     def _metadata(self, key: str) -> dict[str, str]:
         return dict(self.s3.head_object(Bucket=self.s3_bucket, Key=key).get("Metadata", {}))
@@ -239,7 +265,8 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         selection, given = self._validate()
         product_id = self.hook.product_id()
         started = time.monotonic()
-        plan = self._plan(self._records(selection, given), product_id)
+        index = self._index(product_id)
+        plan = self._plan(self._records(selection, given), index, product_id)
         todo = [p for p in plan if p.skip_reason is None]
         self.log.info(
             "%d %s file(s) selected: %d to transfer, %d already archived",
@@ -257,6 +284,10 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
             for _ in range(len(plan) - len(todo)):
                 progress.file_skipped()
             transferred, failed = self._transfer_all(todo, product_id, progress)
+        by_key = {p.key: p.record for p in plan}
+        for item in transferred:
+            index.add(item["key"], by_key[item["key"]], item["size"], item["sha256"])
+        self._save_index(index)
         manifest = self._manifest(plan, transferred, failed, product_id, time.monotonic() - started)
         if self.manifest_key:
             self._write_manifest(manifest)

@@ -1,0 +1,77 @@
+"""An index of archived objects, so a no-op re-run needs no request per object.
+
+Deciding that a file is already archived needs its checksum metadata, which S3
+listings do not return: without an index that is one ``HeadObject`` per file
+(a 365-day history of three kinds is over a thousand). The index is one small
+JSON object per product and file kind mapping each key this provider wrote to
+its size, SHA-256 and source file. A key is trusted from the index only when
+the listing shows it with the recorded size; anything else (a missing or
+unreadable index, an entry lost to two runs writing the index at once) falls
+back to ``HeadObject``. The index only saves requests: it never makes a file
+count as archived that S3 does not hold.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from airflow_provider_usageintel.api.files import FileRecord
+
+INDEX_VERSION = 1
+
+
+class ArchiveIndex:
+    def __init__(self, client: Any, bucket: str, key: str) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.key = key
+        self.entries: dict[str, dict[str, Any]] = {}
+        self._changed = False
+
+    def load(self) -> ArchiveIndex:
+        """Read the index; a missing or unreadable one is empty (every candidate is then HEADed)."""
+        try:
+            body = self.client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return self
+            raise
+        try:
+            data = json.loads(body)
+            entries = data["objects"] if data.get("version") == INDEX_VERSION else {}
+        except (ValueError, KeyError, TypeError, AttributeError):
+            entries = {}
+        self.entries = {k: v for k, v in entries.items() if isinstance(v, dict)}
+        return self
+
+    def vouches_for(self, key: str, record: FileRecord, listed_size: int) -> bool:
+        """The listing shows ``key`` with the size recorded when this provider wrote it from ``record``."""
+        entry = self.entries.get(key)
+        if not entry or not entry.get("sha256") or entry.get("source") != record.file_name:
+            return False
+        if entry.get("size") != listed_size:
+            return False
+        return record.is_final or entry.get("uncompressed_kb") == record.uncompressed_size_kb
+
+    def add(self, key: str, record: FileRecord, size: int, sha256: str) -> None:
+        entry = {
+            "size": size,
+            "sha256": sha256,
+            "source": record.file_name,
+            "uncompressed_kb": record.uncompressed_size_kb,
+        }
+        if self.entries.get(key) != entry:
+            self.entries[key] = entry
+            self._changed = True
+
+    def save(self) -> bool:
+        """Write the index if anything was added; returns whether it was written."""
+        if not self._changed:
+            return False
+        body = json.dumps({"version": INDEX_VERSION, "objects": self.entries}, sort_keys=True).encode()
+        self.client.put_object(Bucket=self.bucket, Key=self.key, Body=body, ContentType="application/json")
+        self._changed = False
+        return True
