@@ -9,13 +9,25 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceAPIError,
     UsageIntelligenceValidationError,
     allowed,
 )
+
+Choice = TypeVar("Choice", bound=enum.Enum)
+
+
+def _choice(cls: type[Choice], value: object, field_name: str) -> Choice:
+    """One of an enum's values, or an error naming the field and every allowed value."""
+    try:
+        return cls(value)
+    except ValueError:
+        raise UsageIntelligenceValidationError(
+            f"{field_name}: unknown value {value!r} (allowed: {allowed([c.value for c in cls])})"
+        ) from None
 
 
 class FileKind(str, enum.Enum):
@@ -33,12 +45,7 @@ class FileKind(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: str | FileKind, field_name: str = "file_kind") -> FileKind:
-        try:
-            return cls(value)
-        except ValueError:
-            raise UsageIntelligenceValidationError(
-                f"{field_name}: unknown value {value!r} (allowed: {allowed([k.value for k in cls])})"
-            ) from None
+        return _choice(cls, value, field_name)
 
 
 class Frequency(str, enum.Enum):
@@ -49,12 +56,7 @@ class Frequency(str, enum.Enum):
 
     @classmethod
     def parse(cls, value: str | Frequency, field_name: str = "frequency") -> Frequency:
-        try:
-            return cls(value)
-        except ValueError:
-            raise UsageIntelligenceValidationError(
-                f"{field_name}: unknown value {value!r} (allowed: {allowed([f.value for f in cls])})"
-            ) from None
+        return _choice(cls, value, field_name)
 
 
 #: listFiles keys of the custom-event and exception answers, by frequency.
