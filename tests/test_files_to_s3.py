@@ -265,6 +265,7 @@ def test_rerun_trusts_the_archive_index_and_falls_back_to_head_without_it(ui_con
     assert first["files_transferred"] == 14 and heads == []
     index_key = "idx/_index/1234567890/custom_events.json"
     assert s3.list_keys("idx/_index/", include_index=True) == [index_key]
+    assert s3.head(index_key)["Metadata"]["sha256"] == hashlib.sha256(s3.read(index_key)).hexdigest()
     index = json.loads(s3.read(index_key))["objects"]
     assert len(index) == 14 and all(len(v["sha256"]) == 64 for v in index.values())
 

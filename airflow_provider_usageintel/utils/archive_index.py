@@ -13,6 +13,7 @@ count as archived that S3 does not hold.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -72,6 +73,13 @@ class ArchiveIndex:
         if not self._changed:
             return False
         body = json.dumps({"version": INDEX_VERSION, "objects": self.entries}, sort_keys=True).encode()
-        self.client.put_object(Bucket=self.bucket, Key=self.key, Body=body, ContentType="application/json")
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.key,
+            Body=body,
+            ContentType="application/json",
+            # like every object this provider writes, verifiable from its own metadata
+            Metadata={"sha256": hashlib.sha256(body).hexdigest(), "size": str(len(body))},
+        )
         self._changed = False
         return True
