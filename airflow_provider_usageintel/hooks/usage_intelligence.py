@@ -506,11 +506,6 @@ class UsageIntelligenceHook(ApiHookBase):
             chunk_size=chunk_size,
         )
 
-    def iter_file(
-        self, file_kind: str | FileKind, file: str | FileRecord, product_id: str | int | None = None
-    ) -> Iterator[bytes]:
-        yield from self.open_file(file_kind, file, product_id)
-
     def download_file(
         self,
         file_kind: str | FileKind,
