@@ -156,18 +156,30 @@ def run_dags(env: dict[str, str], home: Path) -> None:
 
 
 def verify(s3: Any) -> list[Landed]:
-    """Read every object back and compare its SHA-256 with the one in its metadata."""
+    """Read every object back and compare its SHA-256 with its metadata's or the archive index's."""
     landed = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
-        for item in page.get("Contents", []):
-            obj = s3.get_object(Bucket=BUCKET, Key=item["Key"])
-            digest = hashlib.sha256()
-            for chunk in obj["Body"].iter_chunks(1024 * 1024):
-                digest.update(chunk)
-            expected = obj["Metadata"].get("sha256")
-            verified = None if expected is None else expected == digest.hexdigest()
-            landed.append(Landed(item["Key"], item["Size"], digest.hexdigest(), verified))
+    items = [
+        i for p in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET) for i in p.get("Contents", [])
+    ]
+    indexed = _indexed_checksums(s3, [i["Key"] for i in items if "/_index/" in i["Key"]])
+    for item in items:
+        obj = s3.get_object(Bucket=BUCKET, Key=item["Key"])
+        digest = hashlib.sha256()
+        for chunk in obj["Body"].iter_chunks(1024 * 1024):
+            digest.update(chunk)
+        expected = obj["Metadata"].get("sha256") or indexed.get(item["Key"])
+        verified = None if expected is None else expected == digest.hexdigest()
+        landed.append(Landed(item["Key"], item["Size"], digest.hexdigest(), verified))
     return landed
+
+
+def _indexed_checksums(s3: Any, index_keys: list[str]) -> dict[str, str]:
+    """Key to SHA-256 from the archive indexes: where objects of several parts keep theirs."""
+    found: dict[str, str] = {}
+    for key in index_keys:
+        entries = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()).get("objects", {})
+        found.update({k: v["sha256"] for k, v in entries.items() if v.get("sha256")})
+    return found
 
 
 def print_table(landed: list[Landed]) -> None:

@@ -50,7 +50,7 @@ def test_first_run_archives_history_and_rerun_is_a_no_op(airflow_db, ui_conn, us
     assert len([k for k in keys if "/daily/" in k]) == 3 * 60
     assert len([k for k in keys if "/monthly/" in k]) == 2 * 2
     assert sum(m["files_transferred"] for m in manifests.values()) == len(keys)
-    assert not any("_staging" in k for k in s3.list_keys()) and s3.multipart_uploads() == []
+    assert s3.multipart_uploads() == []
 
     hook = UsageIntelligenceHook()
     sample = [k for k in keys if k.endswith("2024-03-14.zip")]
@@ -155,7 +155,35 @@ def test_large_file_goes_through_multipart_in_bounded_parts(ui_conn, usageintel_
     (item,) = result["transferred"]
     body = s3.read(item["key"])
     assert len(body) == 3 * MIN_PART_SIZE + 777 and hashlib.sha256(body).hexdigest() == item["sha256"]
-    assert s3.multipart_uploads() == [] and not any("_staging" in k for k in s3.list_keys())
+    assert s3.multipart_uploads() == [] and s3.list_keys() == [item["key"]]
+    meta = s3.head(item["key"])["Metadata"]
+    assert meta["source-file-name"] == name and "sha256" not in meta  # set before the first byte
+    index_key = "usageintel/_index/1234567890/raw_events.json"
+    assert json.loads(s3.read(index_key))["objects"][item["key"]]["sha256"] == item["sha256"]
+
+
+def test_multipart_object_without_index_is_confirmed_by_its_metadata(ui_conn, usageintel_emulator, s3):
+    name = "1234567890_2024-03-14.zip"
+    usageintel_emulator.control.set_file_size(name, 2 * MIN_PART_SIZE + 5)
+
+    def op() -> UsageIntelligenceFilesToS3Operator:
+        return UsageIntelligenceFilesToS3Operator(
+            task_id="t",
+            file_kind="raw_events",
+            file_names=[name],
+            s3_bucket=s3.bucket,
+            part_size=MIN_PART_SIZE,
+            asset_alias=None,
+        )
+
+    first = execute(op())
+    index_key = "usageintel/_index/1234567890/raw_events.json"
+    s3.client.delete_object(Bucket=s3.bucket, Key=index_key)
+    again = execute(op())
+    assert again["files_transferred"] == 0 and again["skipped"][0]["reason"] == "already archived"
+    (entry,) = json.loads(s3.read(index_key))["objects"].values()
+    assert entry["size"] == first["transferred"][0]["size"] and entry["sha256"] is None
+    execute(op())  # the entry without a checksum still vouches for the object
 
 
 def test_replace_transfers_again(ui_conn, usageintel_emulator, s3):

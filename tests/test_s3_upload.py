@@ -15,41 +15,58 @@ def chunks(data: bytes, size: int = 256 * 1024):
         yield data[start : start + size]
 
 
-def upload(s3, key: str, metadata=None) -> StreamingUpload:
+def upload(s3, key: str, final_metadata=None) -> StreamingUpload:
     return StreamingUpload(
         s3.client,
         s3.bucket,
         key,
-        staging_key=f"_staging/{key}",
-        metadata=metadata or (lambda: {"source": "test", "absent": None}),
+        metadata={"source": "test", "absent": None},
+        final_metadata=final_metadata,
         part_size=MIN_PART_SIZE,
     )
 
 
-def test_small_object_is_one_put_with_metadata(s3):
+def hashed(data: bytes, digest):
+    for chunk in chunks(data):
+        digest.update(chunk)
+        yield chunk
+
+
+def test_small_object_is_one_put_with_all_its_metadata(s3):
     data = os.urandom(100_000)
-    result = upload(s3, "a/small.zip").run(chunks(data))
+    digest = hashlib.sha256()
+    result = upload(s3, "a/small.zip", lambda: {"sha256": digest.hexdigest()}).run(hashed(data, digest))
     assert result.parts == 1 and result.size == len(data)
     assert s3.read("a/small.zip") == data
-    assert s3.head("a/small.zip")["Metadata"] == {"source": "test"}
+    expected = {"source": "test", "sha256": hashlib.sha256(data).hexdigest()}
+    assert s3.head("a/small.zip")["Metadata"] == expected
 
 
-def test_large_object_goes_through_staging_and_lands_whole(s3):
+def test_large_object_is_one_multipart_upload_under_its_key(s3):
     data = os.urandom(3 * MIN_PART_SIZE + 12345)
-    digest = hashlib.sha256()
-
-    def hashed():
-        for chunk in chunks(data):
-            digest.update(chunk)
-            yield chunk
-
-    result = upload(s3, "a/large.zip", lambda: {"sha256": digest.hexdigest()}).run(hashed())
+    asked = []
+    result = upload(s3, "a/large.zip", lambda: asked.append(1) or {"sha256": "x"}).run(chunks(data))
     assert result.parts == 4 and result.size == len(data)
     assert s3.read("a/large.zip") == data
-    assert s3.head("a/large.zip")["Metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
-    assert s3.head("a/large.zip")["ContentType"] == "application/octet-stream"
-    assert s3.list_keys() == ["a/large.zip"]  # staging object removed
+    head = s3.head("a/large.zip")
+    # what was known before the first byte; the end-of-stream values need a copy, never made
+    assert head["Metadata"] == {"source": "test"} and asked == []
+    assert head["ContentType"] == "application/octet-stream"
+    assert s3.list_keys() == ["a/large.zip"]
     assert s3.multipart_uploads() == []
+
+
+def test_object_is_invisible_until_the_upload_completes(s3):
+    seen = []
+
+    def watched():
+        for _ in range(3):
+            seen.append(s3.list_keys())  # parts 1 .. n-1 are already uploading
+            yield os.urandom(MIN_PART_SIZE)
+
+    upload(s3, "a/watched.zip").run(watched())
+    assert seen == [[], [], []]
+    assert s3.list_keys() == ["a/watched.zip"]
 
 
 def test_failure_mid_stream_leaves_nothing_behind(s3):
@@ -65,4 +82,4 @@ def test_failure_mid_stream_leaves_nothing_behind(s3):
 
 def test_part_size_below_s3_minimum_is_refused(s3):
     with pytest.raises(ValueError, match="part_size"):
-        StreamingUpload(s3.client, s3.bucket, "k", staging_key="s", metadata=dict, part_size=1024)
+        StreamingUpload(s3.client, s3.bucket, "k", part_size=1024)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
@@ -96,14 +95,18 @@ class S3DestinationOperator(BaseOperator):
         part_size: int = DEFAULT_PART_SIZE,
         progress: Progress | None = None,
     ) -> dict[str, Any]:
-        """Stream ``rows`` into ``key`` as gzipped NDJSON in constant memory, whole or not at all."""
+        """Stream ``rows`` into ``key`` as gzipped NDJSON in constant memory, whole or not at all.
+
+        Returns the key, rows, bytes and SHA-256; exports larger than one part carry the latter
+        three only here and in their Asset event, not as object metadata.
+        """
         output = GzipNdjson(rows)
         upload = StreamingUpload(
             self.s3,
             self.s3_bucket,
             key,
-            staging_key=f"_staging/{uuid.uuid4().hex}/{key.rsplit('/', 1)[-1]}",
-            metadata=lambda: {"rows": output.rows, "sha256": output.sha256, "size": output.size, **metadata},
+            metadata=metadata,
+            final_metadata=lambda: {"rows": output.rows, "sha256": output.sha256, "size": output.size},
             part_size=part_size,
             content_type="application/x-ndjson",
         )

@@ -2,9 +2,10 @@
 
 Each file is streamed from its signed download URL straight into S3 (no local
 disk); memory is bounded by ``part_size * 5`` per concurrent file whatever the
-file size. Objects appear only when complete, carry the source name, size,
-dates and SHA-256 in their metadata, and are skipped on re-runs when S3
-already holds them with the same size and checksum metadata.
+file size. Objects appear only when complete and carry the source file's
+name, kind and dates in their metadata (files of one part also their SHA-256,
+which the archive index and the manifest hold for every file). Re-runs skip
+files S3 already holds from the same source with the same size.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -37,7 +37,6 @@ from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, MIN_P
 from airflow_provider_usageintel.utils.s3_validation import check_key
 from airflow_provider_usageintel.utils.zipcheck import verified_zip
 
-STAGING_DIR = "_staging"
 #: one index object per product and file kind under ``{s3_prefix}/_index/`` (see utils/archive_index.py).
 INDEX_DIR = "_index"
 MAX_CONCURRENCY = 64
@@ -225,26 +224,27 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         return plan
 
     def _confirm_archived(self, candidates: list[tuple[FileRecord, str]], index: ArchiveIndex) -> set[str]:
-        """Keys whose object carries our checksum metadata for the same source file and size.
+        """Keys whose object carries our metadata for the same source file, with a matching size.
 
-        Confirmed keys are added to the index, so the next run needs no request for them.
+        Our metadata proves the object whole: it is only ever written by a single
+        ``PutObject`` or a completed multipart upload. Confirmed keys are added to the
+        index, so the next run needs no request for them.
         """
         if not candidates:
             return set()
         keys = [key for _, key in candidates]
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="s3-head") as pool:
-            heads = dict(zip(keys, pool.map(self._metadata, keys), strict=True))
+            heads = dict(zip(keys, pool.map(self._head, keys), strict=True))
         confirmed = set()
         for record, key in candidates:
-            meta = heads[key]
-            same_source = meta.get("source-file-name") == record.file_name and meta.get(METADATA_SHA)
+            meta, size = heads[key]
+            same_source = meta.get("source-file-name") == record.file_name
             open_unchanged = record.is_final or meta.get("source-uncompressed-kb") == str(
                 record.uncompressed_size_kb
             )
-            size = int(meta.get("size", -1))
             if same_source and open_unchanged and record.size_matches(size):
                 confirmed.add(key)
-                index.add(key, record, size, meta[METADATA_SHA])
+                index.add(key, record, size, meta.get(METADATA_SHA))
         return confirmed
 
     def _save_index(self, index: ArchiveIndex) -> None:
@@ -256,8 +256,9 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
                 "Archive index %s not updated (%s); the next run checks with HeadObject", index.key, exc
             )
 
-    def _metadata(self, key: str) -> dict[str, str]:
-        return dict(self.s3.head_object(Bucket=self.s3_bucket, Key=key).get("Metadata", {}))
+    def _head(self, key: str) -> tuple[dict[str, str], int]:
+        head = self.s3.head_object(Bucket=self.s3_bucket, Key=key)
+        return dict(head.get("Metadata", {})), int(head["ContentLength"])
 
     # -- transfer ---------------------------------------------------------------------------
 
@@ -332,19 +333,12 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         record = item.record
         started = time.monotonic()
         stream = self.hook.open_file(record.file_kind, record, product_id)
-
-        def metadata() -> dict[str, Any]:
-            meta = object_metadata(record, product_id, stream.size, stream.sha256)
-            if record.uncompressed_size_kb is not None:
-                meta["source-uncompressed-kb"] = record.uncompressed_size_kb
-            return meta
-
         upload = StreamingUpload(
             self.s3,
             self.s3_bucket,
             item.key,
-            staging_key=self._staging_key(record),
-            metadata=metadata,
+            metadata=object_metadata(record, product_id),
+            final_metadata=lambda: {"size": stream.size, METADATA_SHA: stream.sha256},
             part_size=self.part_size,
             content_type="application/zip",
         )
@@ -370,10 +364,6 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
                 raise TransferCancelled("transfer cancelled")
             progress.add_bytes(len(chunk))
             yield chunk
-
-    def _staging_key(self, record: FileRecord) -> str:
-        """Unique per attempt, so concurrent runs of the same file never share a staging object."""
-        return f"{self.s3_prefix.strip('/')}/{STAGING_DIR}/{uuid.uuid4().hex}/{record.file_name}".lstrip("/")
 
     def on_kill(self) -> None:
         self._cancelled.set()

@@ -1,14 +1,16 @@
 """An index of archived objects, so a no-op re-run needs no request per object.
 
-Deciding that a file is already archived needs its checksum metadata, which S3
-listings do not return: without an index that is one ``HeadObject`` per file
-(a 365-day history of three kinds is over a thousand). The index is one small
-JSON object per product and file kind mapping each key this provider wrote to
-its size, SHA-256 and source file. A key is trusted from the index only when
-the listing shows it with the recorded size; anything else (a missing or
-unreadable index, an entry lost to two runs writing the index at once) falls
-back to ``HeadObject``. The index only saves requests: it never makes a file
-count as archived that S3 does not hold.
+Deciding that a file is already archived needs the object's source metadata,
+which S3 listings do not return: without an index that is one ``HeadObject``
+per file (a 365-day history of three kinds is over a thousand). The index is
+one small JSON object per product and file kind mapping each key this provider
+wrote to its size, SHA-256 and source file (objects larger than one part carry
+no SHA-256 metadata, so the index and the run manifest are where theirs is
+kept). A key is trusted from the index only when the listing shows it with the
+recorded size; anything else (a missing or unreadable index, an entry lost to
+two runs writing the index at once) falls back to ``HeadObject``. The index
+only saves requests: it never makes a file count as archived that S3 does not
+hold.
 """
 
 from __future__ import annotations
@@ -51,13 +53,14 @@ class ArchiveIndex:
     def vouches_for(self, key: str, record: FileRecord, listed_size: int) -> bool:
         """The listing shows ``key`` with the size recorded when this provider wrote it from ``record``."""
         entry = self.entries.get(key)
-        if not entry or not entry.get("sha256") or entry.get("source") != record.file_name:
+        if not entry or entry.get("source") != record.file_name:
             return False
         if entry.get("size") != listed_size:
             return False
         return record.is_final or entry.get("uncompressed_kb") == record.uncompressed_size_kb
 
-    def add(self, key: str, record: FileRecord, size: int, sha256: str) -> None:
+    def add(self, key: str, record: FileRecord, size: int, sha256: str | None) -> None:
+        """``sha256`` is ``None`` for an object confirmed by ``HeadObject`` that was written in parts."""
         entry = {
             "size": size,
             "sha256": sha256,

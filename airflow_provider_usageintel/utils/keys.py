@@ -53,8 +53,12 @@ def object_key(record: FileRecord, product_id: str, prefix: str, template: str |
     return key.lstrip("/")
 
 
-def object_metadata(record: FileRecord, product_id: str, size: int, sha256: str) -> dict[str, Any]:
-    """User metadata of an archived object: enough to verify it and to skip it on re-runs."""
+def object_metadata(record: FileRecord, product_id: str) -> dict[str, Any]:
+    """User metadata of an archived object known before its first byte: where it came from.
+
+    With the object's size it is enough to skip it on re-runs; objects written in one
+    request also get ``size`` and ``sha256`` (see utils/s3_upload.py).
+    """
     return {
         "source-file-name": record.file_name,
         "source-file-kind": record.file_kind,
@@ -62,6 +66,5 @@ def object_metadata(record: FileRecord, product_id: str, size: int, sha256: str)
         "source-product-id": product_id,
         "source-start-date": record.start_date,
         "source-stop-date": record.stop_date,
-        "size": size,
-        "sha256": sha256,
+        "source-uncompressed-kb": record.uncompressed_size_kb,
     }

@@ -1,12 +1,16 @@
 """Stream an iterable of byte chunks into one S3 object that appears only when complete.
 
 Memory is bounded by ``part_size * (max_inflight + 1)`` whatever the object
-size. Objects that fit in one part are written with a single ``PutObject``.
-Larger ones go through a multipart upload to a staging key while the next
-part is being read (download and upload overlap), then a server-side copy
-puts them under the final key with their metadata, which includes a SHA-256
-known only at the end. Any failure, including SIGTERM, aborts the multipart
-upload and removes the staging object: a partial object is never visible.
+size. Objects that fit in one part are written with a single ``PutObject``,
+which also carries the metadata known only at the end (size, SHA-256). Larger
+ones go through a multipart upload under the final key while the next part is
+being read (download and upload overlap); S3 shows the object only once
+``CompleteMultipartUpload`` succeeds, after the last byte was read and
+checked. Their metadata is what is known before the first byte: adding the
+end-of-stream values would take a server-side copy of the whole object, which
+doubled the S3 work of every large file, so callers keep those values
+elsewhere (the archive index, the run manifest). Any failure, including
+SIGTERM, aborts the multipart upload: a partial object is never visible.
 """
 
 from __future__ import annotations
@@ -20,8 +24,6 @@ from typing import Any
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 MIN_PART_SIZE = 5 * 1024 * 1024
-#: CopyObject copies up to 5 GiB in one request; above that boto3's managed copy uses UploadPartCopy.
-SINGLE_COPY_LIMIT = 5 * 1024**3
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,12 @@ def _metadata(values: Mapping[str, Any]) -> dict[str, str]:
 
 
 class StreamingUpload:
-    """One upload; call :meth:`run` once."""
+    """One upload; call :meth:`run` once.
+
+    :param metadata: known before the first byte; every object gets it.
+    :param final_metadata: called after the last byte (size, checksum); only an object written
+        in one request can carry it.
+    """
 
     def __init__(
         self,
@@ -45,8 +52,8 @@ class StreamingUpload:
         bucket: str,
         key: str,
         *,
-        staging_key: str,
-        metadata: Callable[[], Mapping[str, Any]],
+        metadata: Mapping[str, Any] | None = None,
+        final_metadata: Callable[[], Mapping[str, Any]] | None = None,
         part_size: int = DEFAULT_PART_SIZE,
         max_inflight: int = 4,
         content_type: str = "application/octet-stream",
@@ -56,8 +63,8 @@ class StreamingUpload:
         self.client = client
         self.bucket = bucket
         self.key = key
-        self.staging_key = staging_key
-        self._metadata = metadata
+        self.metadata = _metadata(metadata or {})
+        self._final_metadata = final_metadata
         self.part_size = part_size
         self.max_inflight = max(1, max_inflight)
         self.content_type = content_type
@@ -74,10 +81,13 @@ class StreamingUpload:
                 Key=self.key,
                 Body=first,
                 ContentType=self.content_type,
-                Metadata=_metadata(self._metadata()),
+                Metadata={**self.metadata, **self._end_metadata()},
             )
             return UploadedObject(self.bucket, self.key, self.size, 1)
         return self._multipart(chain((first, second), parts))
+
+    def _end_metadata(self) -> dict[str, str]:
+        return _metadata(self._final_metadata()) if self._final_metadata else {}
 
     def _cut(self, chunks: Iterable[bytes]) -> Iterator[bytearray]:
         """Parts of exactly ``part_size`` (the last one shorter), each byte copied once.
@@ -102,23 +112,16 @@ class StreamingUpload:
 
     def _multipart(self, parts: Iterator[bytearray]) -> UploadedObject:
         upload_id = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=self.staging_key, ContentType=self.content_type
+            Bucket=self.bucket, Key=self.key, ContentType=self.content_type, Metadata=self.metadata
         )["UploadId"]
         try:
             uploaded = self._upload_parts(upload_id, parts)
             self.client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=self.staging_key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": uploaded},
+                Bucket=self.bucket, Key=self.key, UploadId=upload_id, MultipartUpload={"Parts": uploaded}
             )
         except BaseException:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.staging_key, UploadId=upload_id)
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
             raise
-        try:
-            self._publish()
-        finally:
-            self.client.delete_object(Bucket=self.bucket, Key=self.staging_key)
         return UploadedObject(self.bucket, self.key, self.size, len(uploaded))
 
     def _upload_parts(self, upload_id: str, parts: Iterator[bytearray]) -> list[dict[str, Any]]:
@@ -150,19 +153,6 @@ class StreamingUpload:
 
     def _upload_part(self, upload_id: str, number: int, data: bytearray) -> dict[str, Any]:
         answer = self.client.upload_part(
-            Bucket=self.bucket, Key=self.staging_key, UploadId=upload_id, PartNumber=number, Body=data
+            Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=data
         )
         return {"PartNumber": number, "ETag": answer["ETag"]}
-
-    def _publish(self) -> None:
-        """Server-side copy to the final key, now that the metadata (with the checksum) is known."""
-        extra = {
-            "Metadata": _metadata(self._metadata()),
-            "MetadataDirective": "REPLACE",
-            "ContentType": self.content_type,
-        }
-        source = {"Bucket": self.bucket, "Key": self.staging_key}
-        if self.size <= SINGLE_COPY_LIMIT:
-            self.client.copy_object(Bucket=self.bucket, Key=self.key, CopySource=source, **extra)
-        else:
-            self.client.copy(source, self.bucket, self.key, ExtraArgs=extra)

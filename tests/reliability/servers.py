@@ -125,10 +125,15 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             response = upstream.getresponse()
             data = response.read()
             self.send_response(response.status, response.reason)
+            # a HEAD answer has no body but the object's Content-Length: pass that one through
+            dropped = {"transfer-encoding", "connection"}
+            if self.command != "HEAD":
+                dropped.add("content-length")
             for key, value in response.getheaders():
-                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                if key.lower() not in dropped:
                     self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
+            if self.command != "HEAD":
+                self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(data)
