@@ -23,6 +23,8 @@ from itertools import chain
 from typing import Any
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
+#: what botocore sends with every part unless told otherwise (``request_checksum_calculation``).
+PART_CHECKSUM = "CRC32"
 MIN_PART_SIZE = 5 * 1024 * 1024
 
 
@@ -69,6 +71,19 @@ class StreamingUpload:
         self.max_inflight = max(1, max_inflight)
         self.content_type = content_type
         self.size = 0
+        self._checksum = self._part_checksum(client)
+
+    @staticmethod
+    def _part_checksum(client: Any) -> dict[str, str]:
+        """Declare the checksum botocore already sends with each part, as boto3's managed upload does.
+
+        S3 then checks every part and keeps a composite checksum of the object; left
+        undeclared, S3 (and moto) computes a full-object CRC64 of its own on completion.
+        """
+        config = getattr(getattr(client, "meta", None), "config", None)
+        if getattr(config, "request_checksum_calculation", "when_supported") != "when_supported":
+            return {}
+        return {"ChecksumAlgorithm": PART_CHECKSUM}
 
     def run(self, chunks: Iterable[bytes]) -> UploadedObject:
         parts = self._cut(chunks)
@@ -112,7 +127,11 @@ class StreamingUpload:
 
     def _multipart(self, parts: Iterator[bytearray]) -> UploadedObject:
         upload_id = self.client.create_multipart_upload(
-            Bucket=self.bucket, Key=self.key, ContentType=self.content_type, Metadata=self.metadata
+            Bucket=self.bucket,
+            Key=self.key,
+            ContentType=self.content_type,
+            Metadata=self.metadata,
+            **self._checksum,
         )["UploadId"]
         try:
             uploaded = self._upload_parts(upload_id, parts)
@@ -153,6 +172,15 @@ class StreamingUpload:
 
     def _upload_part(self, upload_id: str, number: int, data: bytearray) -> dict[str, Any]:
         answer = self.client.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=upload_id, PartNumber=number, Body=data
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=upload_id,
+            PartNumber=number,
+            Body=data,
+            **self._checksum,
         )
-        return {"PartNumber": number, "ETag": answer["ETag"]}
+        part = {"PartNumber": number, "ETag": answer["ETag"]}
+        member = f"Checksum{PART_CHECKSUM}"
+        if self._checksum and member in answer:
+            part[member] = answer[member]  # completing needs every declared part checksum
+        return part

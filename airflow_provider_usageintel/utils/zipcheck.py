@@ -133,9 +133,7 @@ class ZipChecker:
         member = self._member
         assert member is not None  # noqa: S101 - only called with a current member
         if self._inflater is None:
-            take = min(member.compressed - self._read, len(self._buf))
-            self._consume(bytes(self._buf[:take]))
-            del self._buf[:take]
+            self._take_data(min(member.compressed - self._read, len(self._buf)))
             done = self._read == member.compressed
         else:
             done = self._inflate()
@@ -211,10 +209,11 @@ class ZipChecker:
 
     def _take_data(self, count: int) -> None:
         if count:
-            self._consume(bytes(self._buf[:count]))
+            with memoryview(self._buf) as view, view[:count] as data:  # no copy of the data
+                self._consume(data)
             del self._buf[:count]
 
-    def _consume(self, data: bytes) -> None:
+    def _consume(self, data: bytes | memoryview) -> None:
         self._crc = zlib.crc32(data, self._crc)
         self._read += len(data)
         self._written += len(data)
