@@ -83,3 +83,28 @@ def test_failure_mid_stream_leaves_nothing_behind(s3):
 def test_part_size_below_s3_minimum_is_refused(s3):
     with pytest.raises(ValueError, match="part_size"):
         StreamingUpload(s3.client, s3.bucket, "k", part_size=1024)
+
+
+def test_multipart_upload_declares_the_part_checksum_botocore_sends(s3):
+    """As boto3's managed upload does: S3 keeps a composite CRC32 instead of computing its own."""
+    data = os.urandom(2 * MIN_PART_SIZE + 1)
+    upload(s3, "a/checked.zip").run(chunks(data))
+    head = s3.client.head_object(Bucket=s3.bucket, Key="a/checked.zip", ChecksumMode="ENABLED")
+    assert head["ChecksumCRC32"] and "ChecksumCRC64NVME" not in head  # combined from the parts
+
+
+def test_no_checksum_is_declared_when_the_client_sends_none(s3):
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=s3.endpoint_url,
+        region_name="us-east-1",
+        config=Config(request_checksum_calculation="when_required"),
+    )
+    data = os.urandom(2 * MIN_PART_SIZE + 1)
+    StreamingUpload(client, s3.bucket, "a/plain.zip", part_size=MIN_PART_SIZE).run(chunks(data))
+    assert s3.read("a/plain.zip") == data
+    head = s3.client.head_object(Bucket=s3.bucket, Key="a/plain.zip", ChecksumMode="ENABLED")
+    assert "ChecksumCRC32" not in head
