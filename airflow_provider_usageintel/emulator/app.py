@@ -10,6 +10,8 @@ Control API (no authentication; never faulted; not in the request log):
 * ``POST /_emulator/clock`` ``{"advance_days": N}`` -> ``{"today": ...}``: yesterday's open
   file becomes final, a month that closes gets its monthly file, a new open file appears.
 * ``POST /_emulator/files`` ``{"file_name": ..., "size_bytes": N}``: pin a file's exact zip size.
+* ``GET  /_emulator/latency`` -> ``{"latency_ms": N}``; ``POST`` ``{"latency_ms": N}`` changes it:
+  every later API request and download waits that long before it is answered.
 * ``POST /_emulator/faults`` ``{"path": regex, "kind": ..., "status", "retry_after",
   "after_bytes", "delay_s", "count"}`` -> the queued fault (see :mod:`.faults`);
   ``GET`` lists pending faults, ``DELETE`` drops them.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
@@ -41,6 +44,7 @@ from airflow_provider_usageintel.emulator.state import (
     RequestLog,
     SessionStore,
     SimulatedClock,
+    SimulatedLatency,
 )
 
 CONTROL_PREFIX = "/_emulator"
@@ -61,6 +65,7 @@ class EmulatorContext:
     signer: DownloadSigner
     faults: FaultQueue
     log: RequestLog
+    latency: SimulatedLatency
 
     @classmethod
     def from_config(cls, config: EmulatorConfig) -> EmulatorContext:
@@ -74,6 +79,7 @@ class EmulatorContext:
             signer=DownloadSigner(config.download_url_ttl_seconds),
             faults=FaultQueue(),
             log=RequestLog(),
+            latency=SimulatedLatency(config.latency_ms),
         )
 
 
@@ -261,8 +267,23 @@ class _BodyFaultSend:
         await self._forward(rest, more)
 
 
+async def pause(seconds: float) -> None:
+    """Hold this request back at least ``seconds`` on the monotonic clock, letting others run.
+
+    The event loop's timers may count whole milliseconds and fire a fraction early; the loop
+    makes "at least" exact.
+    """
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(left)
+
+
 class EmulatorMiddleware:
-    """Logs every API request and applies the next matching queued fault."""
+    """Delays every API request by the simulated latency, logs it and applies the next matching fault.
+
+    The delay is an ``asyncio.sleep``: it holds back one answer, not the server, so concurrent
+    requests wait side by side as they would for a remote server. The control API is not delayed.
+    """
 
     def __init__(self, app: ASGIApp, context: EmulatorContext) -> None:
         self.app = app
@@ -272,6 +293,9 @@ class EmulatorMiddleware:
         if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
             await self.app(scope, receive, send)
             return
+        delay = self.context.latency.seconds
+        if delay > 0:
+            await pause(delay)
         status: list[int] = [500]
 
         async def recording_send(message: Message) -> None:
@@ -329,6 +353,19 @@ async def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+def _latency_routes(router: APIRouter, context: EmulatorContext) -> None:
+    @router.get("/latency")
+    async def get_latency() -> dict[str, float]:
+        return {"latency_ms": context.latency.milliseconds}
+
+    @router.post("/latency")
+    async def set_latency(request: Request) -> dict[str, float]:
+        try:
+            return {"latency_ms": context.latency.set((await json_object(request)).get("latency_ms"))}
+        except ValueError as exc:
+            raise ApiError(422, str(exc)) from None
+
+
 def _int_field(body: dict[str, Any], key: str) -> int:
     value = body.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -363,6 +400,7 @@ def control_router(context: EmulatorContext) -> APIRouter:
             raise ApiError(422, str(exc)) from None
         return {"file_name": body["file_name"], "size_bytes": size}
 
+    _latency_routes(router, context)
     _fault_routes(router, context)
     _log_routes(router, context)
     return router

@@ -40,6 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--origin", default=DEFAULT_ORIGIN, help="Origin header the API insists on")
     parser.add_argument("--session-idle-seconds", type=float, default=1800.0)
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0,
+        help="simulated network latency before every API answer and download (default 0)",
+    )
     return parser
 
 
@@ -56,6 +62,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         "file_size_kb": args.file_size_kb,
         "origin": args.origin,
         "session_idle_seconds": args.session_idle_seconds,
+        "latency_ms": args.latency_ms,
     }
     if args.today is not None:
         settings["today"] = args.today
@@ -77,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  product ids: {', '.join(config.product_ids)}", flush=True)
     print(f"  origin: {config.origin}", flush=True)
     print(f"  today: {server.context.clock.today.isoformat()}", flush=True)
+    print(f"  latency: {config.latency_ms:g} ms", flush=True)
     server.serve_forever()
     return 0
 

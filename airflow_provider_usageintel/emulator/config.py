@@ -17,6 +17,23 @@ DEFAULT_PRODUCT_ID = "1234567890"
 DEFAULT_FLUID_TOPICS_API_KEY = "ft-demo-api-key-0123456789"
 DEFAULT_FUSIONAUTH_API_KEY = "fa-demo-api-key-0123456789"
 FUSIONAUTH_PATH_STYLES = ("both", "singular", "plural")
+#: a minute: more is a unit mistake (seconds given as milliseconds), not a network.
+MAX_LATENCY_MS = 60_000
+
+
+def check_latency_ms(value: object) -> float:
+    """``value`` if it is a valid latency in milliseconds, else a ``ValueError`` naming the field."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_LATENCY_MS:
+        raise ValueError(f"latency_ms: expected milliseconds between 0 and {MAX_LATENCY_MS}, got {value!r}")
+    return value
+
+
+def _latency_problem(value: object) -> str:
+    try:
+        check_latency_ms(value)
+    except ValueError as exc:
+        return str(exc)
+    return ""
 
 
 def _is_timezone(name: str) -> bool:
@@ -74,6 +91,9 @@ class EmulatorConfig:
     fusionauth_timezone: str = "UTC"
     #: answer every FusionAuth report with 402, as an expired licence does.
     fusionauth_license_expired: bool = False
+    #: simulated network latency: every API answer and download waits this long before its first
+    #: byte, as over the round trip to a remote SaaS server; 0 answers at once. Changeable at runtime.
+    latency_ms: float = 0
 
     def __post_init__(self) -> None:
         self.product_ids = [str(p) for p in self.product_ids]
@@ -99,6 +119,7 @@ class EmulatorConfig:
             if self.fusionauth_path_style in FUSIONAUTH_PATH_STYLES
             else f"fusionauth_path_style: must be one of {', '.join(FUSIONAUTH_PATH_STYLES)}",
             "" if _is_timezone(self.fusionauth_timezone) else "fusionauth_timezone: not an IANA time zone",
+            _latency_problem(self.latency_ms),
         ]
 
     @property

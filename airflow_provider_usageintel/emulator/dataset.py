@@ -37,11 +37,21 @@ from airflow_provider_usageintel.emulator.zipstream import (
 PropertyValue = str | int | bool | dt.date | None
 PropertyKind = Literal["string", "numeric", "date", "special"]
 
-#: rows of one file are a repeated block of about this size: generation cost stays flat.
-BLOCK_TARGET = 1024 * 1024
+#: rows of one file are a repeated block of about this size: a few hundred distinct rows look
+#: like real data, and a download costs the same small generation whatever the file's size.
+BLOCK_TARGET = 64 * 1024
+#: a low guess of a row's length (real ones are 200 to 350 bytes): it sizes the batches of
+#: drawn records so a block needs one batch, with little drawn and thrown away.
+_ROW_BYTES_GUESS = 192
+_BATCH_ROWS = 512
+#: bound of the kept CSV text of those combinations (all kinds together have about 3,200).
+_KIND_CELLS_KEPT = 8192
 #: every generated row is shorter than this, so a member of this body length holds a row.
 MIN_BODY_BYTES = 1024
 _NEWLINE = "\r\n"
+#: ``HH:MM`` of every minute of a day and ``:SS`` of every second: rows are stamped by lookup.
+_CLOCK_MINUTES = tuple(f"{hour:02d}:{minute:02d}" for hour in range(24) for minute in range(60))
+_CLOCK_SECONDS = tuple(f":{second:02d}" for second in range(60))
 _MASK64 = (1 << 64) - 1
 
 
@@ -578,6 +588,10 @@ KIND_COLUMNS: dict[FileKind, tuple[tuple[str, str], ...]] = {
 }
 
 Cell = str | int | bool | None
+#: the leading kind cells of a row take few values together in every kind (custom events: about
+#: 3,200, an event and its small value range), so their CSV text is kept; the cells after them
+#: (raw events' session lengths and ids) are formatted row by row.
+_TABLE_CELLS = 3
 
 
 def columns(kind: FileKind) -> tuple[tuple[str, str], ...]:
@@ -586,14 +600,18 @@ def columns(kind: FileKind) -> tuple[tuple[str, str], ...]:
 
 
 def csv_cell(value: Cell) -> str:
+    """One CSV field; quoted only when it must be (the checks are ordered for speed: rows are hot)."""
     if value is None:
         return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = str(value)
-    if any(ch in text for ch in ',"\r\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    if "," in value or '"' in value or "\n" in value or "\r" in value:
+        return '"' + value.replace('"', '""') + '"'
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -620,6 +638,11 @@ def _json_cell(value: PropertyValue) -> Cell:
     return value.isoformat() if isinstance(value, dt.date) else value
 
 
+#: running sums of the weights, computed once (``choices`` would redo them on every call).
+_EVENT_SUMS = tuple(itertools.accumulate(e.weight for e in EVENTS))
+_EXCEPTION_SUMS = tuple(itertools.accumulate(e.weight for e in EXCEPTIONS))
+
+
 class _RecordDrawer:
     """Draws the kind-specific cells of rows, many at a time (row generation is the hot path)."""
 
@@ -636,11 +659,11 @@ class _RecordDrawer:
 
     def _events(self, count: int) -> list[tuple[Cell, ...]]:
         rng = self.rng
-        picked = rng.choices(EVENTS, weights=[e.weight for e in EVENTS], k=count)
+        picked = rng.choices(EVENTS, cum_weights=_EVENT_SUMS, k=count)
         return [(e.category, e.name, rng.randint(*e.value_range) if e.value_range else None) for e in picked]
 
     def _exceptions(self, count: int) -> list[tuple[Cell, ...]]:
-        picked = self.rng.choices(EXCEPTIONS, weights=[e.weight for e in EXCEPTIONS], k=count)
+        picked = self.rng.choices(EXCEPTIONS, cum_weights=_EXCEPTION_SUMS, k=count)
         return [(e.exception_class, e.message, e.method) for e in picked]
 
     def _raw(self, events: list[tuple[Cell, ...]]) -> list[tuple[Cell, ...]]:
@@ -834,6 +857,7 @@ class Dataset:
         self.clients_per_product = config.clients_per_product
         self._populations: dict[str, Population] = {}
         self._client_cells: dict[str, str] = {}
+        self._kind_cells: dict[tuple[Cell, ...], str] = {}
         self._lock = threading.Lock()
 
     def population(self, product_id: str) -> Population:
@@ -852,18 +876,26 @@ class Dataset:
         """The whole population in clientId order, built on first use and then fixed."""
         return self.population(product_id).everyone()
 
+    def _draw(
+        self, kind: FileKind, product_id: str, start: dt.date, stop: dt.date, count: int, key: str
+    ) -> zip[tuple[int, Client, tuple[Cell, ...]]]:
+        """``count`` rows as ``(seconds after start's midnight, client, kind cells)``, fixed by ``key``."""
+        rng = random.Random(f"rows|{self.seed}|{product_id}|{kind.value}|{key}")  # noqa: S311
+        clients = self.population(product_id).sample(rng, count, start, stop)
+        cells = _RecordDrawer(rng).draw(kind, count)
+        span = ((stop - start).days + 1) * 86400
+        draw = rng.random
+        seconds = [int(draw() * span) for _ in range(count)]
+        return zip(seconds, clients, cells, strict=True)
+
     def records(
         self, kind: FileKind, product_id: str, start: dt.date, stop: dt.date, count: int, key: str
     ) -> list[Record]:
         """``count`` rows dated within ``start`` .. ``stop``, fixed by ``key``."""
-        rng = random.Random(f"rows|{self.seed}|{product_id}|{kind.value}|{key}")  # noqa: S311
-        clients = self.population(product_id).sample(rng, count, start, stop)
-        span = ((stop - start).days + 1) * 86400
         origin = dt.datetime.combine(start, dt.time())
-        cells = _RecordDrawer(rng).draw(kind, count)
         return [
-            Record(origin + dt.timedelta(seconds=rng.randrange(span)), client, row)
-            for client, row in zip(clients, cells, strict=True)
+            Record(origin + dt.timedelta(seconds=second), client, cells)
+            for second, client, cells in self._draw(kind, product_id, start, stop, count, key)
         ]
 
     def last_lines(
@@ -877,24 +909,45 @@ class Dataset:
     def csv_header(self, kind: FileKind) -> bytes:
         return (",".join(key for key, _ in columns(kind)) + _NEWLINE).encode()
 
-    def csv_line(self, record: Record) -> str:
-        client = record.client
-        cells = self._client_cells.get(client.client_id)
-        if cells is None:
-            cells = ",".join(csv_cell(_json_cell(client.property_value(k))) for k, _ in COMMON_COLUMNS)
-            self._client_cells[client.client_id] = cells
-        return f"{stamp(record.timestamp)},{cells},{','.join(csv_cell(c) for c in record.cells)}{_NEWLINE}"
+    def _client_csv(self, client: Client) -> str:
+        """The client's cells of a row, joined once per client: every row repeats them."""
+        cells = ",".join(csv_cell(_json_cell(client.property_value(k))) for k, _ in COMMON_COLUMNS)
+        self._client_cells[client.client_id] = cells
+        return cells
+
+    def _kind_csv(self, cells: tuple[Cell, ...]) -> str:
+        """The leading kind cells of a row (:data:`_TABLE_CELLS`): rows repeat them, so their text is kept."""
+        text = ",".join(map(csv_cell, cells))
+        if len(self._kind_cells) < _KIND_CELLS_KEPT:
+            self._kind_cells[cells] = text
+        return text
 
     def csv_rows(self, spec: FileSpec, body_length: int) -> list[bytes]:
-        """Distinct rows for a file: enough to fill ``body_length`` or about 1 MiB, whichever is less."""
+        """Distinct rows for a file: enough to fill ``body_length`` or :data:`BLOCK_TARGET`, if less.
+
+        They depend only on the file's name and that target, so a file reads the same every time.
+        Rows are formatted straight from the drawn numbers, with the cells' text looked up rather
+        than rebuilt: this loop is most of what a download costs the emulator.
+        """
         target = min(BLOCK_TARGET, body_length)
+        count = min(_BATCH_ROWS, target // _ROW_BYTES_GUESS + 1)
+        days = [f"{day.isoformat()} " for day in _days(spec.start, spec.stop)]
+        client_cells, kind_cells = self._client_cells, self._kind_cells
         rows: list[bytes] = []
         size, batch = 0, 0
         while size < target:
-            for record in self.records(
-                spec.kind, spec.product_id, spec.start, spec.stop, 512, f"{spec.name}|{batch}"
+            for moment, client, cells in self._draw(
+                spec.kind, spec.product_id, spec.start, spec.stop, count, f"{spec.name}|{batch}"
             ):
-                line = self.csv_line(record).encode()
+                day, of_day = divmod(moment, 86400)
+                minute, second = divmod(of_day, 60)
+                table, ids = cells[:_TABLE_CELLS], cells[_TABLE_CELLS:]
+                line = (
+                    f"{days[day]}{_CLOCK_MINUTES[minute]}{_CLOCK_SECONDS[second]},"
+                    f"{client_cells.get(client.client_id) or self._client_csv(client)},"
+                    f"{kind_cells.get(table) or self._kind_csv(table)}"
+                    f"{',' + ','.join(map(csv_cell, ids)) if ids else ''}{_NEWLINE}"
+                ).encode()
                 rows.append(line)
                 size += len(line)
                 if size >= target:
@@ -933,17 +986,37 @@ def _tail(rows: list[bytes], budget: int) -> bytes:
     return b"".join(taken)
 
 
+@dataclass(frozen=True)
+class _Listing:
+    """One day's files of one product and kind, in listing order and by name."""
+
+    specs: tuple[FileSpec, ...]
+    by_name: dict[str, FileSpec]
+
+
 class FileCatalog:
-    """Which files exist on a given day, how big each is, and their bytes."""
+    """Which files exist on a given day, how big each is, and their bytes.
+
+    Listings are cached per ``(product, kind, today)``: every ``getDownloadUrl``
+    looks its file up, and rebuilding hundreds of specs per call cost more than
+    the call. ``today`` is part of the key, so moving the simulated clock needs
+    no invalidation; pinning a size (:meth:`set_size`) drops every listing.
+    """
 
     def __init__(self, dataset: Dataset, config: EmulatorConfig, cache_size: int = 4) -> None:
         self.dataset = dataset
         self.file_size_kb = config.file_size_kb
         self.retention_days = config.raw_events_retention_days
+        self._widest_header = max(len(dataset.csv_header(kind)) for kind in FileKind)
         self._overrides: dict[str, int] = {}
         self._lock = threading.Lock()
         self._cache: OrderedDict[tuple[str, int], StoredZip] = OrderedDict()
         self._cache_size = cache_size
+        self._listings: OrderedDict[tuple[str, FileKind, dt.date], _Listing] = OrderedDict()
+        #: room for every product's listings of two days (today's and the one before a clock move).
+        self._listings_size = 2 * len(FileKind) * len(config.product_ids)
+        #: bumped by every pin, so a listing computed while a size changed is not kept.
+        self._generation = 0
         for name, size in config.file_sizes.items():
             self.set_size(name, size)
 
@@ -957,11 +1030,12 @@ class FileCatalog:
             )
         with self._lock:
             self._overrides[name] = size
+            self._generation += 1
+            self._listings.clear()
 
     def min_size(self, name: str) -> int:
         member = name.removesuffix(".zip") + ".csv"
-        widest_header = max(len(self.dataset.csv_header(kind)) for kind in FileKind)
-        return zip_overhead(member) + widest_header + MIN_BODY_BYTES
+        return zip_overhead(member) + self._widest_header + MIN_BODY_BYTES
 
     def _size(self, name: str, frequency: Frequency) -> int:
         with self._lock:
@@ -981,6 +1055,29 @@ class FileCatalog:
 
     def files(self, product_id: str, kind: FileKind, today: dt.date) -> list[FileSpec]:
         """Every file listed on ``today``: open first, then daily, then monthly, oldest first."""
+        return list(self._listing(product_id, kind, today).specs)
+
+    def find(self, product_id: str, kind: FileKind, name: str, today: dt.date) -> FileSpec | None:
+        return self._listing(product_id, kind, today).by_name.get(name)
+
+    def _listing(self, product_id: str, kind: FileKind, today: dt.date) -> _Listing:
+        key = (product_id, kind, today)
+        with self._lock:
+            cached = self._listings.get(key)
+            if cached is not None:
+                self._listings.move_to_end(key)
+                return cached
+            generation = self._generation
+        specs = tuple(self._list(product_id, kind, today))
+        listing = _Listing(specs, {spec.name: spec for spec in specs})
+        with self._lock:
+            if generation == self._generation:
+                self._listings[key] = listing
+                while len(self._listings) > self._listings_size:
+                    self._listings.popitem(last=False)
+        return listing
+
+    def _list(self, product_id: str, kind: FileKind, today: dt.date) -> list[FileSpec]:
         history = self.dataset.history_start
         yesterday = today - dt.timedelta(days=1)
         if kind is FileKind.RAW_EVENTS:
@@ -992,9 +1089,6 @@ class FileCatalog:
             self._spec(product_id, kind, Frequency.MONTHLY, a, b) for a, b in closed_months(history, today)
         ]
         return specs
-
-    def find(self, product_id: str, kind: FileKind, name: str, today: dt.date) -> FileSpec | None:
-        return next((s for s in self.files(product_id, kind, today) if s.name == name), None)
 
     def stored_zip(self, spec: FileSpec) -> StoredZip:
         """The file's zip, built once per name and size and kept in a small LRU cache."""

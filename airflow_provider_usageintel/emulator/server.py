@@ -256,6 +256,16 @@ class EmulatorControl:
         """Move the simulated date forward; returns the new ``today``."""
         return dt.date.fromisoformat(self._call("POST", "/clock", {"advance_days": days})["today"])
 
+    def latency_ms(self) -> float:
+        """The simulated latency every API answer and download waits for, in milliseconds."""
+        result: float = self._call("GET", "/latency")["latency_ms"]
+        return result
+
+    def set_latency_ms(self, latency_ms: float) -> float:
+        """Delay every later API answer and download by ``latency_ms`` (0: none); returns it."""
+        result: float = self._call("POST", "/latency", {"latency_ms": latency_ms})["latency_ms"]
+        return result
+
     def set_file_size(self, file_name: str, size_bytes: int) -> None:
         """Pin the exact zip size of a file, e.g. to test large downloads."""
         self._call("POST", "/files", {"file_name": file_name, "size_bytes": size_bytes})

@@ -1,4 +1,4 @@
-"""Mutable server state: simulated clock, sessions and CSRF tokens, download grants, request log.
+"""Mutable server state: simulated clock and latency, sessions and CSRF tokens, download grants, request log.
 
 Each piece guards itself with a lock: the server thread and test code calling
 these objects directly may interleave.
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_usageintel.emulator.config import check_latency_ms
 from airflow_provider_usageintel.emulator.dataset import FileSpec
 
 
@@ -38,6 +39,34 @@ class SimulatedClock:
         with self._lock:
             self._today += dt.timedelta(days=days)
             return self._today
+
+
+class SimulatedLatency:
+    """How long every vendor answer waits before its first byte; set at start, changed on request.
+
+    A local server answers in well under a millisecond, so a client's concurrency shows no gain
+    against it; a remote SaaS API costs a round trip and its time to first byte on every call.
+    """
+
+    def __init__(self, milliseconds: float) -> None:
+        self._milliseconds = check_latency_ms(milliseconds)
+        self._lock = threading.Lock()
+
+    @property
+    def milliseconds(self) -> float:
+        with self._lock:
+            return self._milliseconds
+
+    @property
+    def seconds(self) -> float:
+        return self.milliseconds / 1000
+
+    def set(self, milliseconds: object) -> float:
+        """Change the latency of requests arriving from now on; a ``ValueError`` names a bad value."""
+        value = check_latency_ms(milliseconds)
+        with self._lock:
+            self._milliseconds = value
+        return value
 
 
 @dataclass

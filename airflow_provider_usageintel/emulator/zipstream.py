@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 CHUNK_SIZE = 1024 * 1024
+#: what a run of a zip is made of: bytes, or a zero-copy slice of them.
+Buffer = bytes | memoryview
 #: zip32 offsets and sizes are 32-bit; the emulator never needs zip64.
 MAX_ZIP_SIZE = 0xFFFFFFFF - 1024
 
@@ -74,15 +76,22 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     return _multmodp(_x2nmodp(len2, 3), crc1) ^ crc2
 
 
-def crc32_repeat(crc: int, length: int, times: int) -> int:
-    """CRC-32 of a byte string repeated ``times`` times, in O(log times) combines."""
-    result = 0
+def crc32_repeat(crc: int, length: int, times: int, start: int = 0) -> int:
+    """CRC-32 of a byte string repeated ``times`` times (after bytes whose CRC-32 is ``start``).
+
+    O(log times) polynomial products: ``shift`` is the operator that appends ``length`` zero
+    bytes, and doubling the run squares it, which is one product where recomputing it from
+    ``length`` would be one per bit of ``length``.
+    """
+    result = start
+    shift = _x2nmodp(length, 3)
     while times:
         if times & 1:
-            result = crc32_combine(result, crc, length)
-        crc = crc32_combine(crc, crc, length)
-        length *= 2
+            result = _multmodp(shift, result) ^ crc
         times >>= 1
+        if times:
+            crc = _multmodp(shift, crc) ^ crc
+            shift = _multmodp(shift, shift)
     return result
 
 
@@ -112,13 +121,26 @@ class RepeatedContent:
 
     @cached_property
     def crc32(self) -> int:
-        crc = zlib.crc32(self.head)
-        repeated = crc32_repeat(zlib.crc32(self.block), len(self.block), self.repeats)
-        crc = crc32_combine(crc, repeated, len(self.block) * self.repeats)
+        crc = crc32_repeat(zlib.crc32(self.block), len(self.block), self.repeats, zlib.crc32(self.head))
         return zlib.crc32(self.tail, crc)
 
-    def segments(self) -> list[tuple[bytes, int]]:
-        return [(self.head, 1), (self.block, self.repeats), (self.tail, 1)]
+    def segments(self) -> list[tuple[Buffer, int]]:
+        """The content as ``(bytes, times)`` runs."""
+        return [(self.head, 1), *self._body_runs, (self.tail, 1)]
+
+    @cached_property
+    def _body_runs(self) -> tuple[tuple[Buffer, int], ...]:
+        """The repeats, a small block widened to about :data:`CHUNK_SIZE` (built once per file).
+
+        Slices of a small block reach the socket only after :func:`_coalesce` copies them
+        together; slices of a wide one are large enough to be sent as they are.
+        """
+        factor = CHUNK_SIZE // len(self.block) if self.block else 1
+        if factor <= 1 or self.repeats < factor:
+            return ((self.block, self.repeats),)
+        wide = self.block * factor
+        times, rest = divmod(self.repeats, factor)
+        return ((wide, times), (memoryview(wide)[: rest * len(self.block)], 1))
 
 
 def _dos_date(day: dt.date) -> int:
@@ -172,7 +194,7 @@ class StoredZip:
         end = _END.pack(_END_SIG, 0, 0, 1, 1, len(central), central_offset, 0)
         return descriptor + central + end
 
-    def segments(self) -> list[tuple[bytes, int]]:
+    def segments(self) -> list[tuple[Buffer, int]]:
         """The whole file as ``(bytes, times)`` runs, in order."""
         return [(self._local_header(), 1), *self.content.segments(), (self._trailer(), 1)]
 
@@ -186,7 +208,7 @@ class StoredZip:
         return b"".join(bytes(piece) for piece in self.iter_bytes())
 
 
-def _slice_runs(runs: Iterable[tuple[bytes, int]], start: int, stop: int) -> Iterator[memoryview]:
+def _slice_runs(runs: Iterable[tuple[Buffer, int]], start: int, stop: int) -> Iterator[memoryview]:
     """Yield the part of the virtual concatenation of ``runs`` that lies in ``[start, stop)``."""
     offset = 0
     for data, times in runs:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from airflow_provider_usageintel.emulator.dataset import fill_content
 from airflow_provider_usageintel.emulator.zipstream import (
+    CHUNK_SIZE,
     MAX_ZIP_SIZE,
     RepeatedContent,
     StoredZip,
@@ -35,6 +36,12 @@ def test_crc32_combine_matches_zlib(first, second):
 @given(st.binary(min_size=1, max_size=64), st.integers(min_value=0, max_value=300))
 def test_crc32_repeat_matches_zlib(block, times):
     assert crc32_repeat(zlib.crc32(block), len(block), times) == zlib.crc32(block * times)
+
+
+@given(st.binary(max_size=64), st.binary(min_size=1, max_size=64), st.integers(min_value=0, max_value=300))
+def test_crc32_repeat_continues_a_crc(prefix: bytes, block: bytes, times: int) -> None:
+    crc = crc32_repeat(zlib.crc32(block), len(block), times, zlib.crc32(prefix))
+    assert crc == zlib.crc32(prefix + block * times)
 
 
 def build(length: int) -> StoredZip:
@@ -88,3 +95,28 @@ def test_member_length_inverts_the_overhead():
 def test_too_small_a_body_is_refused():
     with pytest.raises(ValueError, match="cannot hold a single row"):
         fill_content(HEAD, ROWS, len(HEAD) + 3)
+
+
+SMALL_BLOCK = b"".join(ROWS) * 24
+#: enough repeats of a ~1 KiB block that it is streamed widened to about CHUNK_SIZE, plus a rest.
+WIDENED = RepeatedContent(HEAD, SMALL_BLOCK, 3 * (CHUNK_SIZE // len(SMALL_BLOCK)) + 5, ROWS[0])
+WIDENED_BYTES = StoredZip("data.csv", WIDENED, dt.date(2024, 2, 29)).read_all()
+
+
+def test_a_small_block_is_streamed_in_large_pieces_with_the_same_bytes() -> None:
+    archive = StoredZip("data.csv", WIDENED, dt.date(2024, 2, 29))
+    pieces = [bytes(piece) for piece in archive.iter_bytes()]
+    opened = zipfile.ZipFile(io.BytesIO(b"".join(pieces)))
+    assert opened.testzip() is None
+    assert opened.read("data.csv") == HEAD + SMALL_BLOCK * WIDENED.repeats + ROWS[0]
+    assert all(len(piece) >= CHUNK_SIZE // 2 for piece in pieces[1:-1]), "few large writes"
+
+
+@settings(max_examples=60)
+@given(st.data())
+def test_any_byte_range_of_a_widened_block_matches_the_whole(data: st.DataObject) -> None:
+    archive = StoredZip("data.csv", WIDENED, dt.date(2024, 2, 29))
+    whole = WIDENED_BYTES
+    start = data.draw(st.integers(min_value=0, max_value=len(whole)))
+    stop = data.draw(st.integers(min_value=start, max_value=min(len(whole), start + 3 * CHUNK_SIZE)))
+    assert b"".join(bytes(p) for p in archive.iter_bytes(start, stop)) == whole[start:stop]
