@@ -25,6 +25,7 @@ BUCKET = "bench"
 KIND = "custom_events"
 CHUNK = 1024 * 1024
 MIB = 1024 * 1024
+READY = "ready"
 
 
 # -- memory and time ---------------------------------------------------------------------------
@@ -219,28 +220,15 @@ def _transfer_first_of(day: str) -> None:
     _files_operator("warmup", since=day, until=day, s3_prefix="warmup/many", replace=True).execute({})
 
 
-def noop(kinds: list[str], concurrency: int) -> dict[str, Any]:
-    """First run of every kind's full history, then the same again: nothing left to transfer."""
+def history(kind: str, concurrency: int) -> dict[str, Any]:
+    """One kind's whole history, as one Airflow task runs it: in a process of its own.
+
+    The measured time covers ``execute`` with everything it creates (API login, S3
+    client), not the interpreter's start and imports, which are Airflow's, not ours.
+    The process says ``ready`` and waits for a line on stdin, so the caller can start
+    several tasks at the same moment, as an executor does with independent tasks.
+    """
     _ensure_bucket()
-    first, first_figures = measured(lambda: [_history_run(kind, concurrency)[0] for kind in kinds])
-    requests.post(f"{os.environ['BENCH_EMULATOR_URL']}/_emulator/reset", timeout=30).raise_for_status()
-    calls: Counter[str] = Counter()
-    again, again_figures = measured(lambda: [_history_run(kind, concurrency, calls)[0] for kind in kinds])
-    log = requests.get(f"{os.environ['BENCH_EMULATOR_URL']}/_emulator/requests", timeout=30).json()
-    return {
-        "first_seconds": first_figures["seconds"],
-        "again_seconds": again_figures["seconds"],
-        "files": sum(m["files_transferred"] for m in first),
-        "skipped": sum(m["files_skipped"] for m in again),
-        "transferred_again": sum(m["files_transferred"] for m in again),
-        "s3_calls": dict(calls),
-        "api_calls": dict(Counter(_api_call(entry["path"]) for entry in log)),
-    }
-
-
-def _history_run(
-    kind: str, concurrency: int, calls: Counter[str] | None = None
-) -> tuple[dict[str, Any], Any]:
     operator = _files_operator(
         f"history_{kind}",
         file_kind=kind,
@@ -248,9 +236,25 @@ def _history_run(
         max_concurrency=concurrency,
         s3_prefix="history",
     )
-    if calls is not None:
+    calls: Counter[str] = Counter()
+
+    def run() -> dict[str, Any]:
         operator.s3.meta.events.register("before-call.s3", _counter(calls))
-    return operator.execute({}), operator
+        result: dict[str, Any] = operator.execute({})
+        return result
+
+    print(READY, flush=True)
+    sys.stdin.readline()
+    started = time.time()
+    manifest, figures = measured(run)
+    return {
+        "started": started,
+        "ended": time.time(),
+        "seconds": figures["seconds"],
+        "transferred": manifest["files_transferred"],
+        "skipped": manifest["files_skipped"],
+        "s3_calls": dict(calls),
+    }
 
 
 def _counter(calls: Counter[str]) -> Callable[..., None]:
@@ -258,14 +262,6 @@ def _counter(calls: Counter[str]) -> Callable[..., None]:
         calls[model.name] += 1
 
     return count
-
-
-def _api_call(path: str) -> str:
-    """Request log path to a call name: ``/v3/customEventTracking/listFiles/123`` -> ``listFiles``."""
-    if path.startswith("/_download/"):
-        return "download"
-    parts = [p for p in path.split("/") if p and not p.isdigit()]
-    return parts[-1] if parts else path
 
 
 def clients(count: int, profile: bool = False) -> dict[str, Any]:
@@ -317,7 +313,7 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "pipe_download": pipe_download,
     "pipe_upload": pipe_upload,
     "many": many,
-    "noop": noop,
+    "history": history,
     "clients": clients,
 }
 

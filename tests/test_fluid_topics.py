@@ -217,7 +217,7 @@ def test_events_to_s3_is_idempotent_per_interval(ft_conn, s3):
     rows = [json.loads(line) for line in gzip.decompress(content).splitlines()]
     assert len(rows) == first["rows"] > 100
     assert s3.head(first["key"])["Metadata"]["rows"] == str(first["rows"])
-    assert s3.list_keys() == [first["key"]]  # no staging leftovers
+    assert s3.list_keys() == [first["key"]]  # nothing else written
 
 
 def test_events_to_s3_names_every_bad_argument(ft_conn, s3, usageintel_emulator):
