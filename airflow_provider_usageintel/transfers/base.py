@@ -7,13 +7,12 @@ from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
 from typing import Any
 
-from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.sdk import BaseOperator
 from airflow.sdk.bases.operator import partial as airflow_partial
 
+from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 from airflow_provider_usageintel.operators.base import Problems, UsageIntelligenceBaseOperator
 from airflow_provider_usageintel.utils.assets import DEFAULT_ALIAS, default_outlets, record_objects
-from airflow_provider_usageintel.utils.gc_pause import collector_paused
 from airflow_provider_usageintel.utils.ndjson import GzipNdjson
 from airflow_provider_usageintel.utils.progress import Progress
 from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, StreamingUpload
@@ -61,8 +60,7 @@ class S3DestinationOperator(BaseOperator):
 
     @cached_property
     def s3(self) -> Any:
-        with collector_paused():  # see utils/gc_pause.py: a quarter of the cost otherwise
-            return S3Hook(aws_conn_id=self.aws_conn_id).get_conn()
+        return ArchiveS3Hook(aws_conn_id=self.aws_conn_id, caller=type(self).__name__).get_conn()
 
     def check_target(self, problems: Problems) -> None:
         """The bucket, checked locally before any call."""
