@@ -272,17 +272,22 @@ def test_sensor_then_transfer_after_the_clock_advances(airflow_db, ui_conn, usag
     assert len(keys) == 3 and all(k.endswith("2024-03-15.zip") for k in keys)
 
 
+def first_half_of_march(s3, prefix: str) -> UsageIntelligenceFilesToS3Operator:
+    """The 14 daily custom-event files of 2024-03-01 to 2024-03-14, under ``prefix``."""
+    return UsageIntelligenceFilesToS3Operator(
+        task_id="t",
+        file_kind="custom_events",
+        since="2024-03-01",
+        until="2024-03-14",
+        s3_bucket=s3.bucket,
+        s3_prefix=prefix,
+        asset_alias=None,
+    )
+
+
 def test_rerun_trusts_the_archive_index_and_falls_back_to_head_without_it(ui_conn, usageintel_emulator, s3):
     def run():
-        op = UsageIntelligenceFilesToS3Operator(
-            task_id="t",
-            file_kind="custom_events",
-            since="2024-03-01",
-            until="2024-03-14",
-            s3_bucket=s3.bucket,
-            s3_prefix="idx",
-            asset_alias=None,
-        )
+        op = first_half_of_march(s3, "idx")
         heads: list[str] = []
         op.s3.meta.events.register(
             "before-parameter-build.s3.HeadObject", lambda params, **_: heads.append(params["Key"])
@@ -308,3 +313,63 @@ def test_rerun_trusts_the_archive_index_and_falls_back_to_head_without_it(ui_con
     s3.client.put_object(Bucket=s3.bucket, Key=index_key, Body=b"not json")
     again, heads = run()
     assert again["files_transferred"] == 0 and len(heads) == 14
+
+
+def _listing_calls(op, emulator) -> list[tuple[str, int]]:
+    """Each ListObjectsV2 prefix of ``op``'s client, with how many listFiles the API had answered by then."""
+    calls: list[tuple[str, int]] = []
+
+    def seen(params, **_):
+        answered = [r for r in emulator.control.requests() if "listFiles" in r["path"]]
+        calls.append((params["Prefix"], len(answered)))
+
+    op.s3.meta.events.register("before-parameter-build.s3.ListObjectsV2", seen)
+    return calls
+
+
+def test_the_archive_is_listed_while_the_api_lists_files(ui_conn, usageintel_emulator, s3):
+    def operator(**kwargs):
+        return UsageIntelligenceFilesToS3Operator(
+            task_id="t",
+            file_kind="custom_events",
+            s3_bucket=s3.bucket,
+            s3_prefix="early",
+            asset_alias=None,
+            **kwargs,
+        )
+
+    assert operator(until="2024-03-14").execute({})["files_transferred"] == 60
+    # The API holds its file listing back; the S3 listing does not wait for it.
+    usageintel_emulator.control.reset()
+    usageintel_emulator.control.add_fault(path="listFiles", kind="slow", delay_s=3.0)
+    op = operator(until="2024-03-14")
+    calls = _listing_calls(op, usageintel_emulator)
+    again = op.execute({})
+    assert again["files_transferred"] == 0 and again["files_skipped"] == 60
+    assert calls == [("early/1234567890/custom_events/daily/", 0)]
+
+    # A window open at its end is narrower once the files are known: that listing waits for them.
+    usageintel_emulator.control.reset()
+    op = operator(since="2024-03-10")
+    calls = _listing_calls(op, usageintel_emulator)
+    assert op.execute({})["files_skipped"] == 5
+    [(prefix, answered)] = calls
+    assert prefix.startswith("early/1234567890/custom_events/daily/2024/03/") and answered == 1
+
+
+def test_keys_outside_the_early_listing_are_listed_again(ui_conn, usageintel_emulator, s3):
+    from airflow_provider_usageintel.transfers.files_to_s3 import Listing
+
+    s3.client.put_object(Bucket=s3.bucket, Key="a/b/one.zip", Body=b"1")
+    op = UsageIntelligenceFilesToS3Operator(task_id="t", file_kind="custom_events", s3_bucket=s3.bucket)
+    early = Listing("elsewhere/", {})
+    assert list(op._existing(["a/b/one.zip", "a/b/two.zip"], early)) == ["a/b/one.zip"]
+    covering = Listing("a/", {"a/b/one.zip": {"Key": "a/b/one.zip", "Size": 1}})
+    assert op._existing(["a/b/one.zip"], covering) is covering.objects
+
+
+def test_an_unreadable_index_does_not_fail_a_run_that_does_not_need_it(ui_conn, usageintel_emulator, s3):
+    index_key = "cold/_index/1234567890/custom_events.json"
+    s3.client.put_object(Bucket=s3.bucket, Key=index_key, Body=b"{}", StorageClass="GLACIER")
+    assert first_half_of_march(s3, "cold").execute({})["files_transferred"] == 14
+    assert len(json.loads(s3.read(index_key))["objects"]) == 14  # written anew

@@ -10,6 +10,7 @@ files S3 already holds from the same source with the same size.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -31,7 +32,13 @@ from airflow_provider_usageintel.exceptions import (
 from airflow_provider_usageintel.operators.base import Problems, parse_records, positive_number
 from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
 from airflow_provider_usageintel.utils.archive_index import ArchiveIndex
-from airflow_provider_usageintel.utils.keys import check_key_template, object_key, object_metadata
+from airflow_provider_usageintel.utils.keys import (
+    check_key_template,
+    common_prefix,
+    object_key,
+    object_metadata,
+    selection_prefix,
+)
 from airflow_provider_usageintel.utils.progress import Progress
 from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, StreamingUpload
 from airflow_provider_usageintel.utils.s3_validation import check_key
@@ -46,6 +53,14 @@ METADATA_SHA = "sha256"
 
 class TransferCancelled(UsageIntelligenceError):
     """The task is being stopped; in-flight uploads abort instead of completing."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The archive's objects under ``prefix``, by key."""
+
+    prefix: str
+    objects: dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -185,30 +200,62 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
             return selection.apply(given) if self.file_names else given
         return selection.apply(self.hook.list_files(selection.file_kind))
 
-    def _records_while_s3_starts(
-        self, selection: FileSelection, given: list[FileRecord] | None
-    ) -> list[FileRecord]:
-        """The API listing, while the S3 client is created beside it.
+    def _anticipated_prefix(
+        self, selection: FileSelection, given: list[FileRecord] | None, product_id: str
+    ) -> str | None:
+        """The listing prefix, when the selection fixes it as narrowly as the records would.
 
-        Creating a boto3 client costs a few hundred milliseconds of CPU (it parses the
-        S3 service model) and the API calls are mostly waiting: side by side, a no-op
-        re-run pays roughly the larger of the two instead of their sum.
+        A window open only at its end (``since`` alone) or a list of names is narrower
+        once the records are known, so those wait for the API; so do given records.
         """
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="s3-client") as pool:
-            s3_ready = pool.submit(lambda: self.s3)
+        if self.replace or given is not None or selection.file_names is not None:
+            return None
+        if selection.since is not None and selection.until is None:
+            return None
+        return selection_prefix(selection, product_id, self.s3_prefix, self.key_template)
+
+    def _records_while_s3_starts(
+        self, selection: FileSelection, given: list[FileRecord] | None, product_id: str
+    ) -> tuple[list[FileRecord], ArchiveIndex, Listing | None]:
+        """The API listing, while S3 gets ready beside it.
+
+        The API calls are mostly waiting. Meanwhile the S3 client is created (about a
+        tenth of a second of CPU: botocore parses the S3 service model) and, when the
+        prefix is known upfront, the archive is listed and its index read: a no-op
+        re-run pays about the longer of the two sides instead of their sum.
+        """
+        prefix = self._anticipated_prefix(selection, given, product_id)
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="s3-early") as pool:
+            s3_side = pool.submit(self._s3_ready, prefix, product_id, pool)
             records = self._records(selection, given)
-            s3_ready.result()
-        return records
+            index, listing = s3_side.result()
+        return records, index, listing
+
+    def _s3_ready(
+        self, prefix: str | None, product_id: str, pool: ThreadPoolExecutor
+    ) -> tuple[ArchiveIndex, Listing | None]:
+        index = self._index(product_id)  # creates the client
+        if prefix is None:
+            return index, None
+        loaded = pool.submit(_preload, index)
+        listing = Listing(prefix, self._list(prefix))
+        loaded.result()
+        return index, listing
 
     def _key(self, record: FileRecord, product_id: str) -> str:
         template = self.key_template if record.is_final else None
         return object_key(record, product_id, self.s3_prefix, template)
 
-    def _existing(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+    def _existing(self, keys: list[str], early: Listing | None) -> dict[str, dict[str, Any]]:
         """Objects already under the keys' common prefix: one listing page per 1,000 keys."""
         if not keys:
             return {}
-        prefix = _common_prefix(keys)
+        prefix = common_prefix(keys)
+        if early is not None and prefix.startswith(early.prefix):
+            return early.objects
+        return self._list(prefix)
+
+    def _list(self, prefix: str) -> dict[str, dict[str, Any]]:
         found: dict[str, dict[str, Any]] = {}
         pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.s3_bucket, Prefix=prefix)
         for page in pages:
@@ -220,11 +267,13 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         key = f"{self.s3_prefix.strip('/')}/{INDEX_DIR}/{product_id}/{self.file_kind}.json".lstrip("/")
         return ArchiveIndex(self.s3, self.s3_bucket, key)
 
-    def _plan(self, records: list[FileRecord], index: ArchiveIndex, product_id: str) -> list[PlannedFile]:
+    def _plan(
+        self, records: list[FileRecord], index: ArchiveIndex, product_id: str, early: Listing | None
+    ) -> list[PlannedFile]:
         keyed = [(record, self._key(record, product_id)) for record in records]
-        existing = {} if self.replace else self._existing([key for _, key in keyed])
+        existing = {} if self.replace else self._existing([key for _, key in keyed], early)
         candidates = [(r, k) for r, k in keyed if k in existing and r.size_matches(existing[k]["Size"])]
-        if candidates:
+        if candidates and not index.loaded:
             index.load()
         indexed = {k for r, k in candidates if index.vouches_for(k, r, existing[k]["Size"])}
         archived = indexed | self._confirm_archived(
@@ -281,9 +330,8 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         selection, given = self._validate()
         product_id = self.hook.product_id()
         started = time.monotonic()
-        records = self._records_while_s3_starts(selection, given)
-        index = self._index(product_id)
-        plan = self._plan(records, index, product_id)
+        records, index, early = self._records_while_s3_starts(selection, given, product_id)
+        plan = self._plan(records, index, product_id, early)
         todo = [p for p in plan if p.skip_reason is None]
         self.log.info(
             "%d %s file(s) selected: %d to transfer, %d already archived",
@@ -419,12 +467,10 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         )
 
 
-def _common_prefix(keys: list[str]) -> str:
-    first, last = min(keys), max(keys)
-    size = 0
-    while size < min(len(first), len(last)) and first[size] == last[size]:
-        size += 1
-    return first[:size]
+def _preload(index: ArchiveIndex) -> None:
+    """Read the index early; a failure is left to planning, which raises it only if it needs the index."""
+    with contextlib.suppress(BotoCoreError, ClientError):
+        index.load()
 
 
 def _asset_extra(transferred: dict[str, Any]) -> dict[str, Any]:

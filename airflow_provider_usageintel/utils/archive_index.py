@@ -32,6 +32,7 @@ class ArchiveIndex:
         self.bucket = bucket
         self.key = key
         self.entries: dict[str, dict[str, Any]] = {}
+        self.loaded = False
         self._changed = False
 
     def load(self) -> ArchiveIndex:
@@ -40,8 +41,10 @@ class ArchiveIndex:
             body = self.client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                self.loaded = True
                 return self
             raise
+        self.loaded = True
         try:
             data = json.loads(body)
             entries = data["objects"] if data.get("version") == INDEX_VERSION else {}
