@@ -12,6 +12,8 @@ Control API (no authentication; never faulted; not in the request log):
 * ``POST /_emulator/files`` ``{"file_name": ..., "size_bytes": N}``: pin a file's exact zip size.
 * ``GET  /_emulator/latency`` -> ``{"latency_ms": N}``; ``POST`` ``{"latency_ms": N}`` changes it:
   every later API request and download waits that long before it is answered.
+* ``GET  /_emulator/bandwidth`` -> ``{"download_mib_per_s": N}``; ``POST`` changes it: every
+  later file download flows at most that fast (0: unlimited).
 * ``POST /_emulator/faults`` ``{"path": regex, "kind": ..., "status", "retry_after",
   "after_bytes", "delay_s", "count"}`` -> the queued fault (see :mod:`.faults`);
   ``GET`` lists pending faults, ``DELETE`` drops them.
@@ -42,7 +44,9 @@ from airflow_provider_usageintel.emulator.faults import BODY_FAULTS, Fault, Faul
 from airflow_provider_usageintel.emulator.state import (
     DownloadSigner,
     RequestLog,
+    RuntimeSetting,
     SessionStore,
+    SimulatedBandwidth,
     SimulatedClock,
     SimulatedLatency,
 )
@@ -66,6 +70,7 @@ class EmulatorContext:
     faults: FaultQueue
     log: RequestLog
     latency: SimulatedLatency
+    bandwidth: SimulatedBandwidth
 
     @classmethod
     def from_config(cls, config: EmulatorConfig) -> EmulatorContext:
@@ -80,6 +85,7 @@ class EmulatorContext:
             faults=FaultQueue(),
             log=RequestLog(),
             latency=SimulatedLatency(config.latency_ms),
+            bandwidth=SimulatedBandwidth(config.download_mib_per_s),
         )
 
 
@@ -353,17 +359,20 @@ async def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def _latency_routes(router: APIRouter, context: EmulatorContext) -> None:
-    @router.get("/latency")
-    async def get_latency() -> dict[str, float]:
-        return {"latency_ms": context.latency.milliseconds}
+def _setting_routes(router: APIRouter, path: str, field_name: str, setting: RuntimeSetting) -> None:
+    """``GET path`` -> ``{field_name: N}``; ``POST path {field_name: N}`` changes it."""
 
-    @router.post("/latency")
-    async def set_latency(request: Request) -> dict[str, float]:
+    async def get_setting() -> dict[str, float]:
+        return {field_name: setting.value}
+
+    async def set_setting(request: Request) -> dict[str, float]:
         try:
-            return {"latency_ms": context.latency.set((await json_object(request)).get("latency_ms"))}
+            return {field_name: setting.set((await json_object(request)).get(field_name))}
         except ValueError as exc:
             raise ApiError(422, str(exc)) from None
+
+    router.add_api_route(path, get_setting, methods=["GET"])
+    router.add_api_route(path, set_setting, methods=["POST"])
 
 
 def _int_field(body: dict[str, Any], key: str) -> int:
@@ -400,7 +409,8 @@ def control_router(context: EmulatorContext) -> APIRouter:
             raise ApiError(422, str(exc)) from None
         return {"file_name": body["file_name"], "size_bytes": size}
 
-    _latency_routes(router, context)
+    _setting_routes(router, "/latency", "latency_ms", context.latency)
+    _setting_routes(router, "/bandwidth", "download_mib_per_s", context.bandwidth)
     _fault_routes(router, context)
     _log_routes(router, context)
     return router

@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="simulated network latency before every API answer and download (default 0)",
     )
+    parser.add_argument(
+        "--download-mib-per-s",
+        type=float,
+        default=0,
+        help="simulated bandwidth of each file download in MiB/s (default 0: unlimited)",
+    )
     return parser
 
 
@@ -63,6 +69,7 @@ def config_from_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         "origin": args.origin,
         "session_idle_seconds": args.session_idle_seconds,
         "latency_ms": args.latency_ms,
+        "download_mib_per_s": args.download_mib_per_s,
     }
     if args.today is not None:
         settings["today"] = args.today
@@ -85,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  origin: {config.origin}", flush=True)
     print(f"  today: {server.context.clock.today.isoformat()}", flush=True)
     print(f"  latency: {config.latency_ms:g} ms", flush=True)
+    rate = f"{config.download_mib_per_s:g} MiB/s" if config.download_mib_per_s else "unlimited"
+    print(f"  download bandwidth: {rate}", flush=True)
     server.serve_forever()
     return 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 DEFAULT_ORIGIN = "https://analytics.revenera.com"
@@ -19,18 +20,29 @@ DEFAULT_FUSIONAUTH_API_KEY = "fa-demo-api-key-0123456789"
 FUSIONAUTH_PATH_STYLES = ("both", "singular", "plural")
 #: a minute: more is a unit mistake (seconds given as milliseconds), not a network.
 MAX_LATENCY_MS = 60_000
+#: 100 GiB/s: more is no limit at all (0 already means none).
+MAX_DOWNLOAD_MIB_PER_S = 102_400
+
+
+def _check_number(field_name: str, value: object, unit: str, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= high:
+        raise ValueError(f"{field_name}: expected {unit} between 0 and {high}, got {value!r}")
+    return value
 
 
 def check_latency_ms(value: object) -> float:
     """``value`` if it is a valid latency in milliseconds, else a ``ValueError`` naming the field."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_LATENCY_MS:
-        raise ValueError(f"latency_ms: expected milliseconds between 0 and {MAX_LATENCY_MS}, got {value!r}")
-    return value
+    return _check_number("latency_ms", value, "milliseconds", MAX_LATENCY_MS)
 
 
-def _latency_problem(value: object) -> str:
+def check_download_mib_per_s(value: object) -> float:
+    """``value`` if it is a valid download rate in MiB/s (0: unlimited), else a ``ValueError``."""
+    return _check_number("download_mib_per_s", value, "MiB/s", MAX_DOWNLOAD_MIB_PER_S)
+
+
+def _problem(check: Callable[[object], float], value: object) -> str:
     try:
-        check_latency_ms(value)
+        check(value)
     except ValueError as exc:
         return str(exc)
     return ""
@@ -94,6 +106,9 @@ class EmulatorConfig:
     #: simulated network latency: every API answer and download waits this long before its first
     #: byte, as over the round trip to a remote SaaS server; 0 answers at once. Changeable at runtime.
     latency_ms: float = 0
+    #: simulated bandwidth of each file download in MiB/s, as from a remote server; 0: unlimited.
+    #: Changeable at runtime.
+    download_mib_per_s: float = 0
 
     def __post_init__(self) -> None:
         self.product_ids = [str(p) for p in self.product_ids]
@@ -119,7 +134,8 @@ class EmulatorConfig:
             if self.fusionauth_path_style in FUSIONAUTH_PATH_STYLES
             else f"fusionauth_path_style: must be one of {', '.join(FUSIONAUTH_PATH_STYLES)}",
             "" if _is_timezone(self.fusionauth_timezone) else "fusionauth_timezone: not an IANA time zone",
-            _latency_problem(self.latency_ms),
+            _problem(check_latency_ms, self.latency_ms),
+            _problem(check_download_mib_per_s, self.download_mib_per_s),
         ]
 
     @property

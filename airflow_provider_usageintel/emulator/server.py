@@ -266,6 +266,18 @@ class EmulatorControl:
         result: float = self._call("POST", "/latency", {"latency_ms": latency_ms})["latency_ms"]
         return result
 
+    def download_mib_per_s(self) -> float:
+        """The simulated bandwidth of each file download in MiB/s (0: unlimited)."""
+        result: float = self._call("GET", "/bandwidth")["download_mib_per_s"]
+        return result
+
+    def set_download_mib_per_s(self, mib_per_s: float) -> float:
+        """Hold every later file download to ``mib_per_s`` (0: unlimited); returns it."""
+        result: float = self._call("POST", "/bandwidth", {"download_mib_per_s": mib_per_s})[
+            "download_mib_per_s"
+        ]
+        return result
+
     def set_file_size(self, file_name: str, size_bytes: int) -> None:
         """Pin the exact zip size of a file, e.g. to test large downloads."""
         self._call("POST", "/files", {"file_name": file_name, "size_bytes": size_bytes})

@@ -1,4 +1,4 @@
-"""Mutable server state: simulated clock and latency, sessions and CSRF tokens, download grants, request log.
+"""Mutable server state: simulated clock, latency and bandwidth, sessions, download grants, request log.
 
 Each piece guards itself with a lock: the server thread and test code calling
 these objects directly may interleave.
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_usageintel.emulator.config import check_latency_ms
+from airflow_provider_usageintel.emulator.config import check_download_mib_per_s, check_latency_ms
 from airflow_provider_usageintel.emulator.dataset import FileSpec
 
 
@@ -41,32 +41,73 @@ class SimulatedClock:
             return self._today
 
 
-class SimulatedLatency:
-    """How long every vendor answer waits before its first byte; set at start, changed on request.
+class RuntimeSetting:
+    """A number set at start and changed on request, read by concurrent requests."""
+
+    def __init__(self, value: float, check: Callable[[object], float]) -> None:
+        self._check = check
+        self._value = check(value)
+        self._lock = threading.Lock()
+
+    @property
+    def value(self) -> float:
+        with self._lock:
+            return self._value
+
+    def set(self, value: object) -> float:
+        """Change it for requests arriving from now on; a ``ValueError`` names a bad value."""
+        checked = self._check(value)
+        with self._lock:
+            self._value = checked
+        return checked
+
+
+class SimulatedLatency(RuntimeSetting):
+    """How long every vendor answer waits before its first byte, in milliseconds.
 
     A local server answers in well under a millisecond, so a client's concurrency shows no gain
     against it; a remote SaaS API costs a round trip and its time to first byte on every call.
     """
 
     def __init__(self, milliseconds: float) -> None:
-        self._milliseconds = check_latency_ms(milliseconds)
-        self._lock = threading.Lock()
-
-    @property
-    def milliseconds(self) -> float:
-        with self._lock:
-            return self._milliseconds
+        super().__init__(milliseconds, check_latency_ms)
 
     @property
     def seconds(self) -> float:
-        return self.milliseconds / 1000
+        return self.value / 1000
 
-    def set(self, milliseconds: object) -> float:
-        """Change the latency of requests arriving from now on; a ``ValueError`` names a bad value."""
-        value = check_latency_ms(milliseconds)
-        with self._lock:
-            self._milliseconds = value
-        return value
+
+class SimulatedBandwidth(RuntimeSetting):
+    """How fast each file download flows, in MiB/s (0: as fast as loopback goes).
+
+    A download from a remote server is bounded by the network, not by the server's CPU:
+    on loopback a 256 MiB file arrives in a few tens of milliseconds, which hides whether
+    a client overlaps its download with its upload.
+    """
+
+    def __init__(self, mib_per_s: float) -> None:
+        super().__init__(mib_per_s, check_download_mib_per_s)
+
+    def pacer(self) -> Pacer:
+        """A pacer for one download, at the rate set when it starts."""
+        return Pacer(self.value * 1024 * 1024)
+
+
+class Pacer:
+    """Holds one stream to ``bytes_per_second`` (0: no limit) from its first byte on."""
+
+    def __init__(self, bytes_per_second: float) -> None:
+        self.bytes_per_second = bytes_per_second
+        self._started = time.monotonic()
+        self._sent = 0
+
+    def delay(self, size: int) -> float:
+        """Seconds to wait before sending ``size`` more bytes so that the stream keeps to its rate."""
+        self._sent += size
+        if not self.bytes_per_second:
+            return 0.0
+        due = self._started + self._sent / self.bytes_per_second
+        return max(0.0, due - time.monotonic())
 
 
 @dataclass

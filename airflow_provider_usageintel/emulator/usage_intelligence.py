@@ -48,7 +48,7 @@ from airflow_provider_usageintel.emulator.app import (
 )
 from airflow_provider_usageintel.emulator.dataset import PRODUCT_PROPERTIES, FileSpec, columns
 from airflow_provider_usageintel.emulator.reports import REPORTS
-from airflow_provider_usageintel.emulator.state import DownloadRefused, Session
+from airflow_provider_usageintel.emulator.state import DownloadRefused, Pacer, Session
 from airflow_provider_usageintel.emulator.zipstream import StoredZip
 
 MAX_LINE_COUNT = 1000
@@ -360,10 +360,12 @@ class ZipStreamResponse(Response):
         status_code: int,
         headers: dict[str, str],
         on_complete: Callable[[], None],
+        pacer: Pacer,
     ) -> None:
         self.stored = stored
         self.start, self.stop = byte_range
         self.on_complete = on_complete
+        self.pacer = pacer
         self.status_code = status_code
         self.background = None
         self.init_headers(headers)
@@ -378,6 +380,9 @@ class ZipStreamResponse(Response):
             for chunk in self.stored.iter_bytes(self.start, self.stop):
                 if disconnected.is_set():
                     return
+                delay = self.pacer.delay(len(chunk))  # a chunk goes out when the rate has made room for it
+                if delay:
+                    await asyncio.sleep(delay)
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
             if not disconnected.is_set():
@@ -425,6 +430,6 @@ def _download_route(context: EmulatorContext) -> Callable[[Request], Awaitable[R
             if stop == stored.size:
                 context.signer.mark_used(grant)
 
-        return ZipStreamResponse(stored, (start, stop), status, headers, spend)
+        return ZipStreamResponse(stored, (start, stop), status, headers, spend, context.bandwidth.pacer())
 
     return download
