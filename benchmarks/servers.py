@@ -13,18 +13,18 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 LISTENING = "Usage Intelligence emulator listening on "
 TODAY = "2024-03-15"
-BIN = Path(sys.executable).parent
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,11 @@ class Emulator:
         response = requests.request(method, f"{self.url}/_emulator{path}", json=body, timeout=30)
         response.raise_for_status()
         return response.json() if response.content else None
+
+    def network(self, settings: dict[str, float]) -> None:
+        """The simulated network of later requests: ``latency_ms`` and ``download_mib_per_s``."""
+        self.control("POST", "/latency", {"latency_ms": settings["latency_ms"]})
+        self.control("POST", "/bandwidth", {"download_mib_per_s": settings["download_mib_per_s"]})
 
     def requests_log(self) -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = self.control("GET", "/requests")
@@ -91,19 +96,52 @@ def emulator(days: int, file_size_kb: int, clients: int = 300, page_size: int = 
 
 @contextmanager
 def moto_s3() -> Iterator[str]:
-    """moto's S3 server process on a free loopback port; yields its endpoint URL."""
+    """moto's S3 server process on a free loopback port; yields its endpoint URL.
+
+    It runs as :mod:`benchmarks.moto_server`: moto without its per-object timestamp re-parsing.
+    """
     port = free_port()
-    process = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="usageintel-moto-") as tmp:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.moto_server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "MOTO_RECORDER_FILEPATH": os.path.join(tmp, "requests.jsonl")},
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_until_up(url)
+            yield url
+        finally:
+            _stop(process)
+
+
+def create_bucket(endpoint: str, bucket: str) -> None:
+    """A bucket on the S3 server (moto takes unsigned requests)."""
+    requests.put(f"{endpoint}/{bucket}", timeout=30).raise_for_status()
+
+
+@contextmanager
+def s3_requests(endpoint: str) -> Iterator[list[tuple[str, str]]]:
+    """``(method, path?query)`` of every request the S3 server gets inside the block.
+
+    Counted by the server (moto's request recorder), so that nothing is hooked
+    into the client being measured. Fills the yielded list when the block ends.
+    """
+    recorder = f"{endpoint}/moto-api/recorder"
+    requests.post(f"{recorder}/reset-recording", timeout=30).raise_for_status()
+    requests.post(f"{recorder}/start-recording", timeout=30).raise_for_status()
+    seen: list[tuple[str, str]] = []
     try:
-        _wait_until_up(url)
-        yield url
+        yield seen
     finally:
-        _stop(process)
+        requests.post(f"{recorder}/stop-recording", timeout=30).raise_for_status()
+        recording = requests.get(f"{recorder}/download-recording", timeout=30)
+        recording.raise_for_status()
+        for line in recording.text.splitlines():
+            entry = json.loads(line)
+            parts = urlsplit(entry["url"])
+            seen.append((entry["method"], f"{parts.path}?{parts.query}" if parts.query else parts.path))
 
 
 def _wait_until_up(url: str, timeout: float = 30.0) -> None:
@@ -117,14 +155,16 @@ def _wait_until_up(url: str, timeout: float = 30.0) -> None:
     raise RuntimeError(f"{url} did not come up within {timeout:.0f} s")
 
 
+#: botocore's client config of every S3 contender. moto listens on plain HTTP, where botocore
+#: SHA-256-hashes every request body for the signature; over HTTPS, as S3 is used in production,
+#: it sends a checksum header instead and leaves the body unhashed. This makes HTTP behave the same.
+S3_CLIENT_CONFIG = {"s3": {"payload_signing_enabled": False}}
+
+
 def aws_connection_json(endpoint: str) -> str:
+    extra = {"endpoint_url": endpoint, "region_name": "us-east-1", "config_kwargs": S3_CLIENT_CONFIG}
     return json.dumps(
-        {
-            "conn_type": "aws",
-            "login": "bench-access-key",
-            "password": "bench-secret-key",
-            "extra": {"endpoint_url": endpoint, "region_name": "us-east-1"},
-        }
+        {"conn_type": "aws", "login": "bench-access-key", "password": "bench-secret-key", "extra": extra}
     )
 
 
