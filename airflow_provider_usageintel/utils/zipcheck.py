@@ -182,7 +182,7 @@ class ZipChecker:
     def _stored_until_descriptor(self) -> bool:
         """Stored data runs to the first descriptor that matches the bytes before it."""
         while True:
-            at = self._buf.find(DESCRIPTOR_SIG)
+            at = _find_descriptor(self._buf)
             if at < 0:
                 keep = len(DESCRIPTOR_SIG) - 1  # a signature may straddle two chunks
                 self._take_data(max(len(self._buf) - keep, 0))
@@ -237,6 +237,28 @@ class ZipChecker:
 
     def _name(self) -> str:
         return self._member.name if self._member else "?"
+
+
+#: the descriptor signature's last byte: a control character that CSV text hardly ever holds.
+_SIG_LAST = DESCRIPTOR_SIG[-1:]
+#: false hits on it after which the data is taken for binary and searched for the whole signature.
+_BINARY_HITS = 16
+
+
+def _find_descriptor(buf: bytearray) -> int:
+    """``buf.find(DESCRIPTOR_SIG)``, a few times faster on text.
+
+    A one-byte search runs as ``memchr``; a four-byte one compares its way through. In
+    text the last byte alone is found (almost) only where the signature is; in binary
+    data it is common, and the whole signature is searched for instead.
+    """
+    size = len(DESCRIPTOR_SIG)
+    at = buf.find(_SIG_LAST, size - 1)
+    for _ in range(_BINARY_HITS):
+        if at < 0 or buf[at - size + 1 : at + 1] == DESCRIPTOR_SIG:
+            return at if at < 0 else at - size + 1
+        at = buf.find(_SIG_LAST, at + 1)
+    return -1 if at < 0 else buf.find(DESCRIPTOR_SIG, at - size + 1)
 
 
 def _zip64_sizes(extra: bytes, size: int, compressed: int) -> tuple[int, int]:
