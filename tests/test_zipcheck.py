@@ -10,12 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_usageintel.utils.zipcheck import (
-    DESCRIPTOR_SIG,
-    ZipChecker,
-    ZipCheckError,
-    _find_descriptor,
-)
+from airflow_provider_usageintel.utils.zipcheck import DESCRIPTOR_SIG, ZipCheckError, _find_descriptor
+from tests.reliability.test_fuzz import check
 
 
 class Unseekable(io.RawIOBase):
@@ -39,14 +35,6 @@ def streamed_zip(members: list[bytes]) -> bytes:
             with archive.open(f"m{i}.csv", "w") as member:
                 member.write(body)
     return bytes(out.buffer)
-
-
-def check(data: bytes, chunk: int) -> ZipChecker:
-    checker = ZipChecker("f.zip")
-    for at in range(0, len(data), chunk):
-        checker.feed(data[at : at + chunk])
-    checker.finish()
-    return checker
 
 
 @settings(max_examples=300, deadline=None)
