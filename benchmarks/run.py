@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from benchmarks import scenario as scenario_module
 from benchmarks import servers
@@ -296,16 +297,16 @@ def _rerun(
         "task_seconds": [round(r["seconds"], 3) for r in runs],
         "skipped": sum(r["skipped"] for r in runs),
         "transferred": sum(r["transferred"] for r in runs),
-        "s3_calls": dict(Counter(_s3_call(method, path) for method, path in s3_log)),
+        "s3_calls": dict(Counter(_s3_call(method, url) for method, url in s3_log)),
         "api_calls": dict(Counter(_api_call(entry["path"]) for entry in emu.requests_log())),
     }
 
 
-def _s3_call(method: str, path: str) -> str:
-    """A path-style S3 request to its operation: ``GET /bench?list-type=2&...`` -> ``ListObjectsV2``."""
-    route, _, query = path.partition("?")
-    params = {part.split("=", 1)[0] for part in query.split("&") if part}
-    bucket, _, key = route.lstrip("/").partition("/")
+def _s3_call(method: str, url: str) -> str:
+    """A path-style S3 request to its operation: ``GET .../bench?list-type=2&...`` -> ``ListObjectsV2``."""
+    parts = urlsplit(url)
+    params = {part.split("=", 1)[0] for part in parts.query.split("&") if part}
+    bucket, _, key = parts.path.lstrip("/").partition("/")
     if not bucket:
         return "ListBuckets"
     if "list-type" in params:

@@ -19,7 +19,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -123,7 +122,7 @@ def create_bucket(endpoint: str, bucket: str) -> None:
 
 @contextmanager
 def s3_requests(endpoint: str) -> Iterator[list[tuple[str, str]]]:
-    """``(method, path?query)`` of every request the S3 server gets inside the block.
+    """``(method, url)`` of every request the S3 server gets inside the block.
 
     Counted by the server (moto's request recorder), so that nothing is hooked
     into the client being measured. Fills the yielded list when the block ends.
@@ -138,10 +137,7 @@ def s3_requests(endpoint: str) -> Iterator[list[tuple[str, str]]]:
         requests.post(f"{recorder}/stop-recording", timeout=30).raise_for_status()
         recording = requests.get(f"{recorder}/download-recording", timeout=30)
         recording.raise_for_status()
-        for line in recording.text.splitlines():
-            entry = json.loads(line)
-            parts = urlsplit(entry["url"])
-            seen.append((entry["method"], f"{parts.path}?{parts.query}" if parts.query else parts.path))
+        seen.extend((entry["method"], entry["url"]) for entry in map(json.loads, recording.text.splitlines()))
 
 
 def _wait_until_up(url: str, timeout: float = 30.0) -> None:
