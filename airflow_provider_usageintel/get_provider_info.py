@@ -53,12 +53,17 @@ FUSIONAUTH_CONN_FIELDS: dict[str, dict[str, Any]] = {
     ),
     "path_style": _conn_field(
         "Report paths",
-        "singular (current servers: daily-active-user) or plural (Passport: daily-active-users).",
+        "auto (singular, else plural on a 404), singular (current servers: daily-active-user) "
+        "or plural (Passport: daily-active-users).",
         "string",
-        "singular",
+        "auto",
     ),
     "report_timezone": _conn_field(
-        "Report time zone", "The server's report time zone (system settings), for labels.", "string", "UTC"
+        "Report time zone",
+        "The report time zone of the server's system settings (IANA name): the server truncates report "
+        "windows to its days, hours and months, so task windows are aligned to it.",
+        "string",
+        "UTC",
     ),
     **COMMON_CONN_FIELDS,
 }
@@ -66,7 +71,7 @@ FUSIONAUTH_CONN_FIELDS: dict[str, dict[str, Any]] = {
 FUSIONAUTH_UI_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema", "port", "login"],
     "relabeling": {"host": "FusionAuth base URL", "password": "API key"},
-    "placeholders": {"host": "https://auth.example.com", "path_style": "singular", "report_timezone": "UTC"},
+    "placeholders": {"host": "https://auth.example.com", "path_style": "auto", "report_timezone": "UTC"},
 }
 
 USAGE_INTELLIGENCE_UI_BEHAVIOUR: dict[str, Any] = {

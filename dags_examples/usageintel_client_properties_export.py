@@ -16,14 +16,16 @@ import datetime as dt
 import pendulum
 from airflow.sdk import DAG
 
+from airflow_provider_usageintel.macros import PERIOD_MACROS
 from airflow_provider_usageintel.transfers.client_properties_to_s3 import (
     UsageIntelligenceClientPropertiesToS3Operator,
 )
 
 BUCKET = "{{ var.value.get('usageintel_bucket', 'usage-archive') }}"
 PREFIX = "{{ var.value.get('usageintel_prefix', 'usageintel') }}"
-START = "{{ macros.ds_add(data_interval_end | ds, -7) }}"
-STOP = "{{ macros.ds_add(data_interval_end | ds, -1) }}"
+# The last complete Sunday-to-Saturday week when the run is due (manual runs included).
+START = "{{ last_complete_week('sunday').first }}"
+STOP = "{{ last_complete_week('sunday').last }}"
 
 with DAG(
     dag_id="usageintel_client_properties_export",
@@ -32,6 +34,7 @@ with DAG(
     start_date=pendulum.datetime(2024, 1, 7, tz="UTC"),
     catchup=False,
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=10)},
+    user_defined_macros=PERIOD_MACROS,
     tags=["usageintel", "export"],
 ) as dag:
     UsageIntelligenceClientPropertiesToS3Operator(

@@ -15,6 +15,10 @@ Configuration, none of it read at parse time:
   (default ``usageintel``);
 * param ``day`` (``YYYY-MM-DD``) to archive another day in a manual run.
 
+Every run archives the day that has just closed when it is due: for a scheduled run
+the day before its ``data_interval_end``, for one triggered from the UI or the REST API
+(no logical date) the day before its ``run_after``.
+
 Every archived object emits an Asset event on the alias ``usageintel-daily-archive``;
 ``usageintel_archive_verify`` is scheduled on it.
 """
@@ -29,16 +33,16 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, AssetAlias, Param, task
 
+from airflow_provider_usageintel.macros import PERIOD_MACROS
 from airflow_provider_usageintel.sensors.usage_intelligence import UsageIntelligenceFileSensor
 from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
 
 BUCKET = "{{ var.value.get('usageintel_bucket', 'usage-archive') }}"
 PREFIX = "{{ var.value.get('usageintel_prefix', 'usageintel') }}"
-# Airflow 3 starts a cron run at the time it names: the run of 2024-03-15 starts at its
-# midnight, which is data_interval_end whichever timetable the deployment uses for cron
-# expressions. The day that has just closed is the one before it; {{ ds }} would name the
-# day that has only begun, whose files are still open.
-DAY = "{{ params.day or macros.ds_add(data_interval_end | ds, -1) }}"
+# The day that has just closed when the run is due (the run of 2024-03-15 archives 2024-03-14;
+# a manual run without a logical date, the day before it was triggered). {{ ds }} would name
+# the day that has only begun, whose files are still open, and is undefined in manual runs.
+DAY = "{{ params.day or last_complete_day() }}"
 ASSET_ALIAS = "usageintel-daily-archive"
 FILE_KINDS = ("custom_events", "exceptions", "raw_events")
 
@@ -85,6 +89,7 @@ with DAG(
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},
     params={"day": Param("", type="string", description="YYYY-MM-DD; empty: the day that just closed")},
+    user_defined_macros=PERIOD_MACROS,
     tags=["usageintel", "archive"],
 ) as dag:
     archived = []

@@ -24,11 +24,16 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, task
 
+from airflow_provider_usageintel.macros import PERIOD_MACROS
 from airflow_provider_usageintel.operators.license_keys import UsageIntelligenceLicenseKeysOperator
 
 BUCKET = "{{ var.value.get('usageintel_bucket', 'usage-archive') }}"
 PREFIX = "{{ var.value.get('usageintel_prefix', 'usageintel') }}"
 INBOX = f"{PREFIX}/license-keys/inbox"
+# When the run is due (its data_interval_end, or run_after when triggered without a logical
+# date): {{ ts_nodash }} and {{ ds }} are undefined in manual runs.
+RUN_STAMP = "{{ run_time().strftime('%Y%m%dT%H%M%S') }}"
+RUN_DAY = "{{ run_time() | ds }}"
 PAGE_SIZE = 500
 
 
@@ -89,6 +94,7 @@ with DAG(
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # two runs must never apply the same inbox file
+    user_defined_macros=PERIOD_MACROS,
     tags=["usageintel", "license-keys"],
 ) as dag:
     previous = None
@@ -102,11 +108,11 @@ with DAG(
             batch_size=100,
             retries=0,  # a lost answer may have been applied: never re-send a batch automatically
         )
-        done = mark_processed.override(task_id=f"mark_{action}_processed")(BUCKET, key, "{{ ts_nodash }}")
+        done = mark_processed.override(task_id=f"mark_{action}_processed")(BUCKET, key, RUN_STAMP)
         check >> apply >> done
         if previous is not None:
             previous >> check
         previous = done
 
-    snapshot = export_registry(BUCKET, PREFIX + "/license-keys/registry/{{ ds }}.ndjson.gz")
+    snapshot = export_registry(BUCKET, f"{PREFIX}/license-keys/registry/{RUN_DAY}.ndjson.gz")
     previous >> snapshot

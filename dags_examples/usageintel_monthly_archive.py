@@ -17,13 +17,15 @@ import datetime as dt
 import pendulum
 from airflow.sdk import DAG, Param
 
+from airflow_provider_usageintel.macros import PERIOD_MACROS
 from airflow_provider_usageintel.sensors.usage_intelligence import UsageIntelligenceFileSensor
 from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
 
 BUCKET = "{{ var.value.get('usageintel_bucket', 'usage-archive') }}"
 PREFIX = "{{ var.value.get('usageintel_prefix', 'usageintel') }}"
-# The run due on the 1st (data_interval_end) archives the month of the day before it.
-MONTH = "{{ params.month or (macros.ds_add(data_interval_end | ds, -1))[:7] }}"
+# The month that has just closed when the run is due: the run due on 1 March archives
+# February; a manual run without a logical date, the month before the one it runs in.
+MONTH = "{{ params.month or last_complete_month() }}"
 FILE_KINDS = ("custom_events", "exceptions")
 
 with DAG(
@@ -35,6 +37,7 @@ with DAG(
     max_active_runs=1,
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=15)},
     params={"month": Param("", type="string", description="YYYY-MM; empty: the month that just closed")},
+    user_defined_macros=PERIOD_MACROS,
     tags=["usageintel", "archive"],
 ) as dag:
     for kind in FILE_KINDS:

@@ -25,13 +25,15 @@ import pendulum
 from airflow.sdk import DAG
 
 from airflow_provider_usageintel.api.filters import GlobalFilters, Levels, Segment
+from airflow_provider_usageintel.macros import PERIOD_MACROS
 from airflow_provider_usageintel.transfers.report_to_s3 import UsageIntelligenceReportToS3Operator
 
 BUCKET = "{{ var.value.get('usageintel_bucket', 'usage-archive') }}"
 PREFIX = "{{ var.value.get('usageintel_prefix', 'usageintel') }}"
-# The run due on Sunday (data_interval_end) reports on the seven days before it.
-START = "{{ macros.ds_add(data_interval_end | ds, -7) }}"
-STOP = "{{ macros.ds_add(data_interval_end | ds, -1) }}"
+# The last complete Sunday-to-Saturday week when the run is due: the run due on Sunday
+# reports on the seven days before it; a manual run, on the last whole week before it.
+START = "{{ last_complete_week('sunday').first }}"
+STOP = "{{ last_complete_week('sunday').last }}"
 #: an installation counts as lost after 30 days without use.
 DAYS_UNTIL_LOST = 30
 
@@ -64,6 +66,7 @@ with DAG(
     start_date=pendulum.datetime(2024, 1, 7, tz="UTC"),
     catchup=False,
     default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=5)},
+    user_defined_macros=PERIOD_MACROS,
     tags=["usageintel", "reports"],
 ) as dag:
     for report, request in REPORTS.items():

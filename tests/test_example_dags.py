@@ -1,7 +1,8 @@
 """The example DAGs import, serialise, touch no network at parse time and run end to end.
 
 Each runs with ``dag.test()`` against the emulator (today 2024-03-15) and moto's S3
-server, with logical dates chosen so that the files and report windows exist.
+server, with logical dates chosen so that the files and report windows exist, and once
+more as the UI's Trigger button runs it: without a logical date, dated by ``run_after``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ USAGEINTEL_DAGS = {
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 
 
-def utc(year: int, month: int, day: int, hour: int = 0) -> dt.datetime:
-    return dt.datetime(year, month, day, hour, tzinfo=dt.timezone.utc)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=dt.timezone.utc)
 
 
 def load_bag():
@@ -237,3 +238,125 @@ def test_license_key_sync_applies_inbox_files_once_and_snapshots_the_registry(ex
     dagrun, states = run_example("usageintel_license_key_sync", utc(2024, 3, 16))
     assert states["insert_keys"] == states["update_keys"] == "skipped"
     assert xcom(dagrun, "export_registry")["keys"] == snapshot["keys"]
+
+
+# -- manual runs: the UI's Trigger button and the REST API create runs without a logical date ------
+
+
+@pytest.fixture
+def manual(examples, usageintel_emulator_factory, usageintel_emulator, monkeypatch):
+    """Connections for every example: Usage Intelligence and FusionAuth on the emulator pinned to
+    2024-03-15, Fluid Topics on one living today (its client refuses dates outside the past year)."""
+    from tests.test_fluid_topics import set_connection
+
+    live = usageintel_emulator_factory(today=dt.datetime.now(dt.timezone.utc).date())
+    set_connection(monkeypatch, "fluid_topics_default", live.fluid_topics_connection_json(), {})
+    set_connection(monkeypatch, "fusionauth_default", usageintel_emulator.fusionauth_connection_json(), {})
+    return examples
+
+
+def run_manual(dag_id: str, run_after: dt.datetime | None = None, **kwargs):
+    """``dag.test(logical_date=None)``: no ds, no data_interval_*, only dag_run.run_after."""
+    dagrun = run_dag(dag_id, folder=DAGS_EXAMPLES, logical_date=None, run_after=run_after, **kwargs)
+    assert dagrun.logical_date is None and dagrun.data_interval_end is None
+    states = task_states(dagrun)
+    assert set(states.values()) <= {"success", "skipped"}, states
+    return dagrun, states
+
+
+def manual_daily_archive(s3) -> None:
+    dagrun, _ = run_manual("usageintel_daily_archive", utc(2024, 3, 15, 8))  # the day that closed: the 14th
+    manifest = json.loads(s3.read("usageintel/_manifests/daily/2024-03-14.json"))
+    assert [f["file_name"] for f in manifest["files"]] == [
+        f"{PRODUCT}_cust_2024-03-14.zip",
+        f"{PRODUCT}_exc_2024-03-14.zip",
+        f"{PRODUCT}_2024-03-14.zip",
+    ]
+    assert xcom(dagrun, "write_manifest")["files"] == 3
+
+
+def manual_archive_verify(s3) -> None:
+    run_manual("usageintel_daily_archive", utc(2024, 3, 15, 8))
+    dagrun, _ = run_manual("usageintel_archive_verify", utc(2024, 3, 15, 9), run_conf={"recent": 3})
+    assert xcom(dagrun, "verify_and_catalog")["objects"] == 3
+
+
+def manual_monthly_archive(s3) -> None:
+    run_manual("usageintel_monthly_archive", utc(2024, 3, 20, 8))  # the month that closed: February
+    for kind in ("custom_events", "exceptions"):
+        manifest = json.loads(s3.read(f"usageintel/_manifests/monthly/2024-02/{kind}.json"))
+        [transferred] = manifest["transferred"]
+        assert transferred["key"].startswith(f"usageintel/{PRODUCT}/{kind}/monthly/2024/02/")
+
+
+def manual_weekly_reports(s3) -> None:
+    run_manual("usageintel_weekly_reports", utc(2024, 3, 13, 10))  # a Wednesday: the week of 3 to 9 March
+    base = "usageintel/reports/weekly/2024-03-09"
+    assert len(s3.list_keys(base)) == 12
+    days = next(iter(json.loads(s3.read(f"{base}/date_range.json"))["level1"].values()))["dates"]
+    assert sorted(days) == [f"2024-03-0{d}" for d in range(3, 10)]
+
+
+def manual_client_properties_export(s3) -> None:
+    dagrun, _ = run_manual("usageintel_client_properties_export", utc(2024, 3, 13, 10))
+    assert s3.list_keys() == ["usageintel/clients/2024-03-09/client_properties.ndjson.gz"]
+    assert xcom(dagrun, "export_client_properties")["rows"] > 100
+
+
+def manual_license_key_sync(s3) -> None:
+    inbox = "usageintel/license-keys/inbox"
+    s3.client.put_object(
+        Bucket=s3.bucket, Key=f"{inbox}/insert.csv", Body=b"licenseKey,installQuota\nEX-M-1,2\n"
+    )
+    dagrun, states = run_manual("usageintel_license_key_sync", utc(2024, 3, 15, 6, 30))
+    assert states["insert_keys"] == "success" and states["update_keys"] == "skipped"
+    processed = [k for k in s3.list_keys() if "/processed/" in k]
+    assert processed == ["usageintel/license-keys/processed/20240315T063000-insert.csv"]
+    assert xcom(dagrun, "export_registry")["key"] == "usageintel/license-keys/registry/2024-03-15.ndjson.gz"
+
+
+def manual_fluid_topics_events_archive(s3) -> None:
+    from airflow_provider_usageintel.transfers.fluid_topics_to_s3 import interval_key
+
+    dagrun, _ = run_manual("fluid_topics_events_archive")  # run_after: now
+    summary = xcom(dagrun, "archive_events")
+    today = dt.datetime.combine(dt.datetime.now(dt.timezone.utc).date(), dt.time(), dt.timezone.utc)
+    yesterday = today - dt.timedelta(days=1)
+    assert (summary["start"], summary["end"]) == (yesterday.isoformat(), today.isoformat())
+    assert s3.list_keys("fluid_topics/") == [interval_key("fluid_topics/events", yesterday, today)]
+    assert summary["rows"] > 0
+
+
+def manual_fusionauth_reports(s3) -> None:
+    dagrun, _ = run_manual("fusionauth_reports", utc(2024, 3, 15, 6))
+    window = "2024-03-14T0000_2024-03-15T0000"
+    assert s3.list_keys("fusionauth/") == sorted(
+        [
+            *(
+                f"fusionauth/{r}/{window}.{ext}"
+                for r in ("daily_active_users", "login", "registration")
+                for ext in ("json", "ndjson")
+            ),
+            "fusionauth/totals/2024-03-15T060000Z.json",
+            "fusionauth/totals/2024-03-15T060000Z.ndjson",
+        ]
+    )
+    assert [d["period"] for d in xcom(dagrun, "daily_active_users")["dailyActiveUsers"]] == ["2024-03-14"]
+
+
+MANUAL_RUNS = {
+    "usageintel_daily_archive": manual_daily_archive,
+    "usageintel_archive_verify": manual_archive_verify,
+    "usageintel_monthly_archive": manual_monthly_archive,
+    "usageintel_weekly_reports": manual_weekly_reports,
+    "usageintel_client_properties_export": manual_client_properties_export,
+    "usageintel_license_key_sync": manual_license_key_sync,
+    "fluid_topics_events_archive": manual_fluid_topics_events_archive,
+    "fusionauth_reports": manual_fusionauth_reports,
+}
+
+
+@pytest.mark.parametrize("dag_id", sorted(load_bag().dag_ids))
+def test_every_example_runs_from_the_trigger_button(manual, dag_id):
+    """Airflow 3's UI and REST API trigger runs without a logical date by default."""
+    MANUAL_RUNS[dag_id](manual)

@@ -72,13 +72,69 @@ def advance_on_pause(usageintel_emulator, monkeypatch):
 
 
 def test_poke_mode_dag_pushes_the_final_daily_file(airflow_db, ui_conn, usageintel_emulator):
-    dagrun = run_dag("test_sensor_poke", logical_date=pendulum.datetime(2024, 3, 14, tz="UTC"))
+    # the run due on the 15th waits for the day that has just closed, the 14th (not {{ ds }})
+    dagrun = run_dag("test_sensor_poke", logical_date=pendulum.datetime(2024, 3, 15, tz="UTC"))
     assert task_states(dagrun) == {"wait": "success", "count_files": "success"}
     records = xcom(dagrun, "wait")
     assert names(records) == [CUST_0314]
     assert records[0]["is_final"] is True and records[0]["frequency"] == "daily"
     assert xcom(dagrun, "count_files") == 1
     assert usageintel_emulator.control.requests()[-1]["path"] == "/v3/auth/logout"
+
+
+@pytest.mark.parametrize(
+    ("context", "frequency", "expected"),
+    [
+        ({"data_interval_end": pendulum.datetime(2024, 3, 15, tz="UTC")}, "daily", CUST_0314),
+        (
+            {"data_interval_end": pendulum.datetime(2024, 3, 14, 23, 59, tz="UTC")},
+            "daily",
+            "1234567890_cust_2024-03-13.zip",
+        ),
+        (
+            {"dag_run": type("DagRun", (), {"run_after": pendulum.datetime(2024, 3, 15, 9, tz="UTC")})()},
+            "daily",
+            CUST_0314,
+        ),
+        (
+            {"dag_run": type("DagRun", (), {"run_after": pendulum.datetime(2024, 3, 15, 9, tz="UTC")})()},
+            "monthly",
+            "1234567890_cust_2024-02-01_to_2024-02-29.zip",
+        ),
+        (
+            {"data_interval_end": pendulum.datetime(2024, 3, 1, tz="UTC")},
+            "monthly",
+            "1234567890_cust_2024-02-01_to_2024-02-29.zip",
+        ),
+    ],
+)
+def test_the_default_is_the_newest_period_that_can_be_final(ui_conn, context, frequency, expected):
+    """The day (month) before the run is due: data_interval_end, or run_after without a logical date."""
+    done = sensor(frequency=frequency).poke(context)
+    assert done.is_done and names(done.xcom_value) == [expected]
+
+
+def test_without_a_run_date_the_sensor_asks_for_one(ui_conn, usageintel_emulator):
+    with pytest.raises(UsageIntelligenceValidationError, match="file_date: required"):
+        sensor().poke({})
+    assert list_calls(usageintel_emulator) == []
+
+
+def test_a_manual_run_without_a_logical_date_waits_for_the_last_closed_day(
+    airflow_db, ui_conn, usageintel_emulator
+):
+    dagrun = run_dag(
+        "test_sensor_poke", logical_date=None, run_after=pendulum.datetime(2024, 3, 15, 8, tz="UTC")
+    )
+    assert task_states(dagrun) == {"wait": "success", "count_files": "success"}
+    assert names(xcom(dagrun, "wait")) == [CUST_0314]
+    monthly = run_dag(
+        "test_sensor_poke",
+        logical_date=None,
+        run_after=pendulum.datetime(2024, 3, 15, 9, tz="UTC"),
+        run_conf={"frequency": "monthly"},
+    )
+    assert names(xcom(monthly, "wait")) == ["1234567890_cust_2024-02-01_to_2024-02-29.zip"]
 
 
 def test_open_file_is_accepted_only_once_the_day_closes(ui_conn, usageintel_emulator):
@@ -281,7 +337,7 @@ def test_deferrable_sensor_defers_with_a_wall_clock_deadline(ui_conn, usageintel
 def test_deferrable_dag_succeeds_on_the_worker_when_the_file_exists(
     airflow_db, ui_conn, usageintel_emulator, advance_on_pause
 ):
-    dagrun = run_dag("test_sensor_deferrable", logical_date=pendulum.datetime(2024, 3, 14, tz="UTC"))
+    dagrun = run_dag("test_sensor_deferrable", logical_date=pendulum.datetime(2024, 3, 15, tz="UTC"))
     assert task_states(dagrun) == {"wait": "success", "count_files": "success"}
     assert names(xcom(dagrun, "wait")) == [CUST_0314]
     assert advance_on_pause == []  # never deferred
@@ -289,7 +345,8 @@ def test_deferrable_dag_succeeds_on_the_worker_when_the_file_exists(
 
 
 def test_deferrable_dag_resumes_from_the_trigger(airflow_db, ui_conn, usageintel_emulator, advance_on_pause):
-    dagrun = run_dag("test_sensor_deferrable", logical_date=pendulum.datetime(2024, 3, 15, tz="UTC"))
+    # due on the 16th: waits for the 15th, still open at the emulator's today
+    dagrun = run_dag("test_sensor_deferrable", logical_date=pendulum.datetime(2024, 3, 16, tz="UTC"))
     assert task_states(dagrun) == {"wait": "success", "count_files": "success"}
     assert names(xcom(dagrun, "wait")) == [CUST_0315]
     assert xcom(dagrun, "count_files") == 1

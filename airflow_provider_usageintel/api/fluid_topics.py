@@ -1,11 +1,11 @@
-"""The Fluid Topics analytics API (seed 002), described once as data, with its request checks.
+"""The Fluid Topics analytics API (seed 002), described once as data, with the client's request checks.
 
 The hook builds its calls from :data:`ENDPOINTS` and checks bodies with
-:func:`events_problems` / :func:`event_counts_problems` before sending them;
-the emulator answers 400 with the same messages, so both sides agree on what
-a valid request is. Only the "start within the past year" rule depends on a
-clock: the emulator passes its simulated ``today``, the hook leaves it to the
-server (a worker's clock says nothing about the server's retention).
+:func:`events_problems` / :func:`event_counts_problems` before sending them, so
+a bad request fails before any call, naming every bad field. The date rules
+(``startDate`` in the past year and not in the future, ``endDate`` later than
+``startDate``) are judged by the worker's clock, passed in as ``now``. The
+emulator checks requests with its own code and its simulated clock.
 """
 
 from __future__ import annotations
@@ -84,9 +84,14 @@ def format_date(value: DateArg, field: str) -> str:
 
 
 def one_year_before(today: dt.date) -> dt.datetime:
-    """The oldest start the server accepts (29 February falls back to the 28th)."""
+    """The oldest start allowed ("It must be in the past year"); 29 February falls back to the 28th."""
     day = 28 if (today.month, today.day) == (2, 29) else today.day
     return dt.datetime(today.year - 1, today.month, day)
+
+
+def utc_now() -> dt.datetime:
+    """The worker's clock as the API's dates read: naive UTC."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def sort_order(value: object) -> str:
@@ -102,7 +107,7 @@ def sort_order(value: object) -> str:
 # -- request checks -------------------------------------------------------------------------------
 
 
-def _window_problems(body: Mapping[str, Any], today: dt.date | None, end_required: bool) -> list[str]:
+def _window_problems(body: Mapping[str, Any], now: dt.datetime, end_required: bool) -> list[str]:
     problems: list[str] = []
     start = end = None
     if "startDate" not in body:
@@ -119,13 +124,19 @@ def _window_problems(body: Mapping[str, Any], today: dt.date | None, end_require
             problems.extend(exc.problems)
     elif end_required:
         problems.append("endDate: required")
-    if start is not None and today is not None and start < one_year_before(today):
+    # seed 002, startDate: "It must be in the past year."
+    oldest = one_year_before(now.date())
+    allowed_starts = f"from {oldest:%Y-%m-%d} to now, {now:%Y-%m-%dT%H:%M:%S} UTC"
+    if start is not None and start < oldest:
         problems.append(
-            f"startDate: {body['startDate']} is more than a year ago "
-            f"(allowed: {one_year_before(today):%Y-%m-%d} or later)"
+            f"startDate: {body['startDate']!r} is more than a year ago (allowed: {allowed_starts})"
         )
+    elif start is not None and start > now:
+        problems.append(f"startDate: {body['startDate']!r} is in the future (allowed: {allowed_starts})")
+    # seed 002, endDate: "must be later than the start date"
     if start is not None and end is not None and end <= start:
-        problems.append(f"endDate: {body['endDate']} must be later than startDate {body['startDate']}")
+        later = f"later than startDate {body['startDate']!r}"
+        problems.append(f"endDate: {body['endDate']!r} is not allowed (allowed: {later})")
     return problems
 
 
@@ -176,13 +187,13 @@ def _paging_problems(paging: object) -> list[str]:
     return problems
 
 
-def events_problems(body: object, today: dt.date | None = None) -> list[str]:
-    """Every problem of an events request body (empty when it is valid)."""
+def events_problems(body: object, now: dt.datetime) -> list[str]:
+    """Every problem of an events request body (empty when it is valid); ``now``: naive UTC."""
     if not isinstance(body, dict):
         return [f"body: expected an object, got {type(body).__name__}"]
     known = ("startDate", "endDate", "filters", "paging", "sortOrder")
     problems = _unknown_keys(body, known, "")
-    problems += _window_problems(body, today, end_required=False)
+    problems += _window_problems(body, now, end_required=False)
     problems += _filter_problems(body.get("filters"), user_allowed=True)
     problems += _paging_problems(body.get("paging"))
     if body.get("sortOrder") is not None:
@@ -193,12 +204,12 @@ def events_problems(body: object, today: dt.date | None = None) -> list[str]:
     return problems
 
 
-def event_counts_problems(body: object, today: dt.date | None = None) -> list[str]:
-    """Every problem of an event-counts request body (empty when it is valid)."""
+def event_counts_problems(body: object, now: dt.datetime) -> list[str]:
+    """Every problem of an event-counts request body (empty when it is valid); ``now``: naive UTC."""
     if not isinstance(body, dict):
         return [f"body: expected an object, got {type(body).__name__}"]
     problems = _unknown_keys(body, ("startDate", "endDate", "groupByPeriod", "filters"), "")
-    problems += _window_problems(body, today, end_required=True)
+    problems += _window_problems(body, now, end_required=True)
     problems += _filter_problems(body.get("filters"), user_allowed=False)
     if body.get("groupByPeriod", "day") not in GROUP_BY_PERIODS:
         problems.append(
@@ -220,6 +231,18 @@ def _window(start: DateArg, end: DateArg | None) -> dict[str, Any]:
     if end is not None:
         window["endDate"] = format_date(end, "end")
     return window
+
+
+def window_problems(
+    start: DateArg, end: DateArg | None, now: dt.datetime, names: Mapping[str, str]
+) -> list[str]:
+    """The date rules of a window given as the caller's arguments, fields renamed by ``names``."""
+    problems = _window_problems(_window(start, end), now, end_required=False)
+    renamed = []
+    for problem in problems:
+        field, sep, rest = problem.partition(":")
+        renamed.append(f"{names.get(field, field)}{sep}{rest}")
+    return renamed
 
 
 class EventFilters(TypedDict, total=False):

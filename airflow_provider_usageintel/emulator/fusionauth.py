@@ -8,9 +8,12 @@ plural (Passport) or both, by ``fusionauth_path_style``; a path not served
 answers 404.
 
 Intervals are counted in the report time zone (``fusionauth_timezone``): a
-login at 23:30 UTC is the next day's in Europe/Paris. An interval is reported
-when it begins in ``[truncate(start), end)``; data exists before the simulated
-``today`` only.
+login at 23:30 UTC is the next day's in Europe/Paris. ``start`` and ``end`` are
+truncated to the report's interval in that zone, as seed 003 says of both ("an
+instant but it is truncated to days in the report timezone"), and every interval
+from the start's to the end's, *both included*, is reported whole, zeros
+included: ``end`` at midnight adds the day that begins there. Data exists
+before the simulated ``today`` only.
 """
 
 from __future__ import annotations
@@ -69,11 +72,25 @@ class Reports:
         seconds = (local - _EPOCH) // dt.timedelta(seconds=1)
         return seconds // (86400 if unit.name == "day" else 3600)
 
+    def interval_start_ms(self, unit: IntervalUnit, number: int) -> int:
+        """The first instant of an interval, whose wall-clock start is in the report time zone."""
+        if unit.name == "month":
+            local = dt.datetime(1970 + number // 12, number % 12 + 1, 1)
+        else:
+            local = _EPOCH + dt.timedelta(**{f"{unit.name}s": number})
+        return int(local.replace(tzinfo=self.zone).timestamp() * 1000)
+
+    def truncated(self, unit: IntervalUnit, start: int, end: int) -> tuple[range, int, int]:
+        """The intervals of ``start`` to ``end`` (both truncated, both included) and their ``[ms, ms)``."""
+        first, last = self.interval(unit, start), self.interval(unit, end)
+        return (
+            range(first, last + 1),
+            self.interval_start_ms(unit, first),
+            self.interval_start_ms(unit, last + 1),
+        )
+
     def _now_ms(self) -> int:
         return int(dt.datetime.combine(self.today(), dt.time(), dt.timezone.utc).timestamp() * 1000)
-
-    def _range(self, unit: IntervalUnit, start: int, end: int) -> range:
-        return range(self.interval(unit, start), self.interval(unit, end - 1) + 1)
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -90,25 +107,24 @@ class Reports:
                 continue
             yield session
 
-    def counts(
-        self, unit: IntervalUnit, start: int, end: int, keys: Iterator[tuple[int, int]]
-    ) -> dict[str, Any]:
+    def counts(self, unit: IntervalUnit, intervals: range, keys: Iterator[tuple[int, int]]) -> dict[str, Any]:
         """``{total, items}`` counting distinct ``(interval, key)`` pairs per interval."""
-        seen: dict[int, set[int]] = {number: set() for number in self._range(unit, start, end)}
+        seen: dict[int, set[int]] = {number: set() for number in intervals}
         for moment, key in keys:
-            seen.setdefault(self.interval(unit, moment), set()).add(key)
+            seen[self.interval(unit, moment)].add(key)
         items = [{"interval": number, "count": len(keys_)} for number, keys_ in sorted(seen.items())]
         return {"total": sum(item["count"] for item in items), "items": items}
 
     def report(self, name: str, start: int, end: int, params: dict[str, str]) -> dict[str, Any]:
         unit = UNITS[name]
+        intervals, start, end = self.truncated(unit, start, end)
         if name == "registration":
             keys = self._registrations(start, end, params.get("applicationId"))
         elif name == "login":
             keys = ((s.login_ms, i) for i, s in enumerate(self.logins(start, end, params)))
         else:  # active users: distinct users per interval
             keys = ((s.login_ms, s.user) for s in self.logins(start, end, params))
-        counted = self.counts(unit, start, end, keys)
+        counted = self.counts(unit, intervals, keys)
         return {"total": counted["total"], BY_NAME[name].result_key or "": counted["items"]}
 
     def _registrations(self, start: int, end: int, application: str | None) -> Iterator[tuple[int, int]]:
@@ -186,11 +202,18 @@ def served_paths(name: str, style: str) -> list[str]:
 
 
 def build_router(context: EmulatorContext) -> APIRouter:
-    """Routes of the report API; the portal population is built once per emulator."""
+    """Routes of the report API; the portal population is built once per emulator.
+
+    Every path of every report is routed; one the configured path style does not serve
+    answers 404 with an empty body (seed 003: "The response will be empty"). The style
+    is read per request, so a test can upgrade a Passport-era server in place.
+    """
     router = APIRouter()
     reports = Reports(Portal(context.config), context.config.fusionauth_timezone, lambda: context.clock.today)
 
-    def answer(name: str, request: Request) -> Response:
+    def answer(name: str, path: str, request: Request) -> Response:
+        if path not in served_paths(name, context.config.fusionauth_path_style):
+            return Response(status_code=404)
         if not _authorised(context, request):
             return Response(status_code=401)
         if context.config.fusionauth_license_expired:
@@ -206,14 +229,14 @@ def build_router(context: EmulatorContext) -> APIRouter:
         return JSONResponse(reports.report(name, start, end, params))
 
     for name in BY_NAME:
-        for path in served_paths(name, context.config.fusionauth_path_style):
-            router.add_api_route(path, _route(answer, name), methods=["GET"])
+        for path in served_paths(name, "both"):
+            router.add_api_route(path, _route(answer, name, path), methods=["GET"])
     return router
 
 
-def _route(answer: Callable[[str, Request], Response], name: str) -> Callable[[Request], Any]:
+def _route(answer: Callable[[str, str, Request], Response], name: str, path: str) -> Callable[[Request], Any]:
     async def route(request: Request) -> Response:
-        return answer(name, request)
+        return answer(name, path, request)
 
-    route.__name__ = f"fusionauth_{name}"
+    route.__name__ = "fusionauth_" + path.rsplit("/", 1)[-1].replace("-", "_")
     return route

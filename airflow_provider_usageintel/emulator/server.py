@@ -188,7 +188,7 @@ class EmulatorServer:
         """The Fluid Topics connection in the JSON form ``AIRFLOW_CONN_<ID>`` accepts."""
         return json.dumps(self.fluid_topics_connection(calling_app))
 
-    def fusionauth_connection(self, path_style: str = "singular") -> dict[str, Any]:
+    def fusionauth_connection(self, path_style: str = "auto") -> dict[str, Any]:
         """An Airflow connection of type ``fusionauth`` pointing at this emulator."""
         extra: dict[str, Any] = {"path_style": path_style, "report_timezone": self.config.fusionauth_timezone}
         if self.config.fusionauth_tenant_id:
@@ -200,7 +200,7 @@ class EmulatorServer:
             "extra": extra,
         }
 
-    def fusionauth_connection_json(self, path_style: str = "singular") -> str:
+    def fusionauth_connection_json(self, path_style: str = "auto") -> str:
         """The FusionAuth connection in the JSON form ``AIRFLOW_CONN_<ID>`` accepts."""
         return json.dumps(self.fusionauth_connection(path_style))
 

@@ -25,6 +25,7 @@ from airflow_provider_usageintel.api.fluid_topics import (
     event_counts_request,
     events_problems,
     events_request,
+    utc_now,
 )
 from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError
 from airflow_provider_usageintel.get_provider_info import FLUID_TOPICS_UI_BEHAVIOUR
@@ -68,9 +69,13 @@ class FluidTopicsHook(ApiHookBase):
 
     # -- calls ----------------------------------------------------------------------------------
 
-    def events_page(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One page of ``POST /analytics/api/v1/events`` for a body as the seed describes it."""
-        check(events_problems(body))
+    def events_page(self, body: dict[str, Any], *, now: dt.datetime | None = None) -> dict[str, Any]:
+        """One page of ``POST /analytics/api/v1/events`` for a body as the seed describes it.
+
+        The body is checked first, its dates against ``now`` (naive UTC; default: the
+        worker's clock): a start in the future or more than a year back never leaves.
+        """
+        check(events_problems(body, now or utc_now()))
         ep = BY_NAME["events"]
         answer = self.send_json(ep.method, ep.path, json=body)
         if not isinstance(answer, dict) or not isinstance(answer.get(ep.result_key), list):
@@ -93,8 +98,9 @@ class FluidTopicsHook(ApiHookBase):
         ``realms``, ``groups``, ``roles`` (lists; an event matches any value of each).
         """
         body = events_request(start, end, sort=sort_order, per_page=per_page, **filters)
+        now = utc_now()  # one clock reading: a long export must not fail halfway at a day boundary
         while True:
-            answer = self.events_page(body)
+            answer = self.events_page(body, now=now)
             yield from answer["results"]
             if _last_page(answer):
                 return
@@ -110,7 +116,7 @@ class FluidTopicsHook(ApiHookBase):
     ) -> list[dict[str, Any]]:
         """Event counts per name and period: ``[{name, periods: [{periodStartDate, ..., eventCount}]}]``."""
         body = event_counts_request(start, end, group_by_period=group_by_period, names=names)
-        check(event_counts_problems(body))
+        check(event_counts_problems(body, utc_now()))
         ep = BY_NAME["event_counts"]
         answer = self.send_json(ep.method, ep.path, json=body)
         results = answer.get("results") if isinstance(answer, dict) else None

@@ -7,7 +7,6 @@ their names become local paths and S3 keys.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
@@ -79,49 +78,6 @@ class ApiBaseOperator(BaseOperator, Generic[HookT]):
     @cached_property
     def hook(self) -> HookT:
         return self.hook_class(getattr(self, self.hook_class.conn_name_attr))
-
-
-#: Airflow 3's cron schedules (CronTriggerTimetable) and manual runs have empty data intervals.
-EMPTY_INTERVAL_HINT = (
-    " (the run's data interval is empty: schedule with CronDataIntervalTimetable or a timedelta, "
-    "or pass start and end)"
-)
-
-
-def _moment(value: object, field: str, problems: Problems) -> dt.datetime | None:
-    if value is None:
-        problems.add(f"{field}: required (this run has no data interval to default to)")
-        return None
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            problems.add(f"{field}: {value!r} is not an ISO 8601 date-time")
-            return None
-    if isinstance(value, dt.datetime) and value.tzinfo is not None:
-        return value
-    problems.add(f"{field}: {value!r} is not allowed (allowed: a timezone-aware datetime or ISO string)")
-    return None
-
-
-def time_window(
-    context: Mapping[str, Any], start: object, end: object, problems: Problems
-) -> tuple[dt.datetime, dt.datetime]:
-    """``start``/``end`` as given (rendered templates parse as ISO), else the run's data interval.
-
-    Raises every problem recorded so far, so check the other arguments first.
-    """
-    first = _moment(
-        start if start not in (None, "") else context.get("data_interval_start"), "start", problems
-    )
-    last = _moment(end if end not in (None, "") else context.get("data_interval_end"), "end", problems)
-    if first is not None and last is not None and last <= first:
-        hint = "" if start or end else EMPTY_INTERVAL_HINT
-        problems.add(f"end: {last.isoformat()} must be later than start {first.isoformat()}{hint}")
-    problems.raise_if_any()
-    if first is None or last is None:  # pragma: no cover - recorded as problems above
-        raise UsageIntelligenceValidationError("start/end: missing")
-    return first, last
 
 
 class UsageIntelligenceBaseOperator(BaseOperator):

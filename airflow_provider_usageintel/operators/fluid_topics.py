@@ -1,9 +1,11 @@
 """Operators for the Fluid Topics analytics API.
 
 Time windows default to the run's data interval (start inclusive, end
-exclusive, as the API reads them), so scheduled runs cover every event once.
-Arguments are checked at the start of ``execute`` and every bad one is named
-in one error before any call.
+exclusive, as the API reads them), so scheduled runs cover every event once;
+runs without one (triggered without a logical date, or on Airflow 3's default
+cron timetable) cover the last complete UTC day before they are due. Arguments
+are checked at the start of ``execute`` and every bad one is named in one error
+before any call.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_usageintel.api.fluid_topics import GROUP_BY_PERIODS
+from airflow_provider_usageintel.api.fluid_topics import GROUP_BY_PERIODS, utc_now, window_problems
 from airflow_provider_usageintel.exceptions import allowed
 from airflow_provider_usageintel.hooks.fluid_topics import FluidTopicsHook
-from airflow_provider_usageintel.operators.base import ApiBaseOperator, Problems, time_window
+from airflow_provider_usageintel.operators.base import ApiBaseOperator, Problems
+from airflow_provider_usageintel.utils.periods import run_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -29,9 +32,11 @@ class FluidTopicsBaseOperator(ApiBaseOperator[FluidTopicsHook]):
     """Base of the Fluid Topics operators.
 
     :param fluid_topics_conn_id: connection of type ``fluid_topics``. (templated)
-    :param start: inclusive start of the window, an aware datetime or ISO string
-        (default: the data interval's start). (templated)
-    :param end: exclusive end of the window (default: the data interval's end). (templated)
+    :param start: inclusive start of the window: a date ``YYYY-MM-DD`` (``{{ ds }}``), an ISO
+        date-time, or a date/datetime (pendulum's too); naive values are UTC. Default: the
+        run's data interval, else the last complete UTC day before the run. It must lie in
+        the past year and not in the future (seed 002). (templated)
+    :param end: exclusive end of the window, likewise. (templated)
     :param names: event names to keep, e.g. ``["khub.search"]`` (default: all). (templated)
     """
 
@@ -42,8 +47,8 @@ class FluidTopicsBaseOperator(ApiBaseOperator[FluidTopicsHook]):
         self,
         *,
         fluid_topics_conn_id: str = FluidTopicsHook.default_conn_name,
-        start: dt.datetime | str | None = None,
-        end: dt.datetime | str | None = None,
+        start: dt.datetime | dt.date | str | None = None,
+        end: dt.datetime | dt.date | str | None = None,
         names: Names = None,
         **kwargs: Any,
     ) -> None:
@@ -55,7 +60,15 @@ class FluidTopicsBaseOperator(ApiBaseOperator[FluidTopicsHook]):
 
     def window(self, context: Context, problems: Problems) -> tuple[dt.datetime, dt.datetime]:
         """The window; raises every problem recorded in ``problems`` so far."""
-        return time_window(context, self.start, self.end, problems)
+        window = problems.check(run_window, context, self.start, self.end, timezone="UTC", fallback="day")
+        if window is not None:
+            names = {"startDate": "start", "endDate": "end"}
+            problems.extend(window_problems(window.start, window.end, utc_now(), names))
+        problems.raise_if_any()
+        if window is None:  # pragma: no cover - recorded as a problem above
+            raise AssertionError("window checked above")
+        self.log.info("Window %s", window.describe())
+        return window.start, window.end
 
 
 class FluidTopicsEventCountsOperator(FluidTopicsBaseOperator):

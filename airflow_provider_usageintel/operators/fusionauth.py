@@ -1,8 +1,11 @@
 """Operators for the FusionAuth report API.
 
-Windows default to the run's data interval and are sent as epoch milliseconds;
-the server truncates them to days, hours or months in its report time zone.
-Arguments are checked at the start of ``execute``, every bad one named at once.
+The window is the task's ``start``/``end`` (end exclusive), else the run's data
+interval, else (runs without one) the last complete day, or month for monthly
+active users. It is aligned to whole intervals of the report in the connection's
+``report_timezone``, the zone the server truncates to, so consecutive runs report
+every interval once. Arguments are checked at the start of ``execute``, every bad
+one named at once.
 """
 
 from __future__ import annotations
@@ -11,10 +14,13 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_usageintel.api.fusionauth import REPORT_NAMES, report_params
-from airflow_provider_usageintel.exceptions import allowed
+from airflow.sdk.exceptions import AirflowSkipException
+
+from airflow_provider_usageintel.api.fusionauth import REPORT_NAMES, UNITS, aligned_window, filter_params
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
 from airflow_provider_usageintel.hooks.fusionauth import FusionAuthHook
-from airflow_provider_usageintel.operators.base import ApiBaseOperator, Problems, time_window
+from airflow_provider_usageintel.operators.base import ApiBaseOperator, Problems
+from airflow_provider_usageintel.utils.periods import Window, run_window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,9 +34,11 @@ class FusionAuthBaseOperator(ApiBaseOperator[FusionAuthHook]):
     :param report: ``daily_active_users``, ``monthly_active_users``, ``login``,
         ``registration`` or ``totals``. (templated)
     :param fusionauth_conn_id: connection of type ``fusionauth``. (templated)
-    :param start: start of the window, an aware datetime or ISO string
-        (default: the data interval's start; ``totals`` takes no window). (templated)
-    :param end: end of the window (default: the data interval's end). (templated)
+    :param start: inclusive start of the window: a date ``YYYY-MM-DD`` (``{{ ds }}``), an ISO
+        date-time, or a date/datetime (pendulum's too); naive values are wall-clock time in the
+        connection's ``report_timezone``. Default: the run's data interval, else the last
+        complete day (month for ``monthly_active_users``). ``totals`` takes no window. (templated)
+    :param end: exclusive end of the window, likewise. (templated)
     :param application_id: one application instead of all of them. (templated)
     :param login_id: ``login`` report only: one user's logins, by login id. (templated)
     :param user_id: ``login`` report only: one user's logins, by user id. (templated)
@@ -52,8 +60,8 @@ class FusionAuthBaseOperator(ApiBaseOperator[FusionAuthHook]):
         *,
         report: str,
         fusionauth_conn_id: str = FusionAuthHook.default_conn_name,
-        start: dt.datetime | str | None = None,
-        end: dt.datetime | str | None = None,
+        start: dt.datetime | dt.date | str | None = None,
+        end: dt.datetime | dt.date | str | None = None,
         application_id: str | None = None,
         login_id: str | None = None,
         user_id: str | None = None,
@@ -69,28 +77,72 @@ class FusionAuthBaseOperator(ApiBaseOperator[FusionAuthHook]):
         self.user_id = user_id
 
     def check_report(self, context: Context, problems: Problems) -> dict[str, Any]:
-        """The hook's arguments for this task; raises every problem recorded in ``problems``."""
+        """The hook's arguments for this task; raises every problem recorded in ``problems``.
+
+        Skips the task when the run's own window holds no whole interval of the
+        report (say, monthly active users in a daily run that does not close a month).
+        """
         if self.report not in REPORT_NAMES:
             problems.add(f"report: unknown name {self.report!r} (allowed: {allowed(REPORT_NAMES)})")
             problems.raise_if_any()
         if self.report == "totals":
             problems.raise_if_any()
             return {}
-        start, end = time_window(context, self.start, self.end, problems)
         filters = {"application_id": self.application_id, "login_id": self.login_id, "user_id": self.user_id}
         names = {"application_id": "applicationId", "login_id": "loginId", "user_id": "userId"}
-        problems.check(report_params, self.report, start, end, **{names[k]: v for k, v in filters.items()})
+        problems.check(filter_params, self.report, **{names[k]: v for k, v in filters.items()})
+        timezone = problems.check(lambda: self.hook.report_timezone)
+        window = problems.check(
+            run_window,
+            context,
+            self.start,
+            self.end,
+            timezone=timezone or "UTC",
+            fallback="month" if self.report == "monthly_active_users" else "day",
+        )
         problems.raise_if_any()
-        return {"start": start, "end": end, **{k: v for k, v in filters.items() if v}}
+        if window is None or timezone is None:  # pragma: no cover - recorded as problems above
+            raise AssertionError("window checked above")
+        first, last = self._whole_intervals(window, timezone, problems)
+        return {"start": first, "end": last, **{k: v for k, v in filters.items() if v}}
+
+    def _whole_intervals(
+        self, window: Window, timezone: str, problems: Problems
+    ) -> tuple[dt.datetime, dt.datetime]:
+        """The window aligned to whole intervals in the report time zone; none: skip or fail."""
+        first, last = aligned_window(self.report, window.start, window.end, timezone)
+        unit = UNITS[self.report].name
+        if last > first:
+            self.log.info(
+                "FusionAuth %s report: window %s, aligned to whole %ss in %s: [%s, %s)",
+                self.report,
+                window.describe(),
+                unit,
+                timezone,
+                first.isoformat(),
+                last.isoformat(),
+            )
+            return first, last
+        message = (
+            f"[{window.start.isoformat()}, {window.end.isoformat()}) holds no whole {unit} in the "
+            f"report time zone {timezone}"
+        )
+        if window.from_run:
+            raise AirflowSkipException(f"Nothing to report: the {window.source} {message}")
+        problems.add(f"end: {message} (allowed: a window of at least one whole {unit})")
+        raise UsageIntelligenceValidationError(problems.items)
 
     def fetch(self, context: Context) -> dict[str, Any]:
         """The report, each interval with its ISO ``period``."""
         arguments = self.check_report(context, Problems())
-        result = self.hook.report(self.report, **arguments)
+        return self.run_report(arguments)
+
+    def run_report(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The report over the checked window (the totals snapshot when there is none)."""
+        result = self.hook.report_between(self.report, **arguments) if arguments else self.hook.totals()
         self.log.info(
-            "FusionAuth %s report%s: total %s",
+            "FusionAuth %s report: total %s",
             self.report,
-            f" from {arguments['start']} to {arguments['end']}" if arguments else "",
             result.get("total", result.get("totalGlobalRegistrations")),
         )
         return result

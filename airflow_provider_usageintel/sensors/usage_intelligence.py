@@ -14,9 +14,9 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 
 from airflow_provider_usageintel.api.files import FileRecord
 from airflow_provider_usageintel.api.selection import DateLike
-from airflow_provider_usageintel.exceptions import UsageIntelligenceError
+from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
-from airflow_provider_usageintel.utils.file_wait import FileWait, summarise
+from airflow_provider_usageintel.utils.file_wait import FileWait, newest_final_period, summarise
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -42,7 +42,10 @@ class UsageIntelligenceFileSensor(BaseSensorOperator):
     :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``.
     :param frequency: ``daily`` or ``monthly`` (``raw_events`` are daily only).
     :param file_date: the day to wait for (``YYYY-MM-DD``); for monthly files, any day of the
-        month. Defaults to ``{{ ds }}`` unless ``since`` and ``until`` are given.
+        month. Default (without ``since`` and ``until``): the newest period that can be final
+        when the run is due, i.e. the day before its ``data_interval_end`` (``run_after`` for
+        runs without a logical date), or for monthly files the month before that moment's
+        month. (``{{ ds }}`` would name the day that has only just begun, whose file is open.)
     :param since: first day of a date range (inclusive), instead of ``file_date``.
     :param until: last day of a date range (inclusive).
     :param product_id: product (default: the connection's extra ``product_id``).
@@ -68,8 +71,6 @@ class UsageIntelligenceFileSensor(BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if file_date is None and since is None and until is None:
-            file_date = "{{ ds }}"
         self.file_kind = file_kind
         self.frequency = frequency
         self.file_date = file_date
@@ -83,14 +84,20 @@ class UsageIntelligenceFileSensor(BaseSensorOperator):
     def hook(self) -> UsageIntelligenceHook:
         return UsageIntelligenceHook(self.usage_intelligence_conn_id, product_id=self.product_id)
 
-    def file_wait(self) -> FileWait:
+    def file_wait(self, context: Context) -> FileWait:
         """The rendered parameters, validated; raises naming every bad field and its allowed values."""
+        file_date = self.file_date
+        if all(value in (None, "") for value in (file_date, self.since, self.until)):
+            try:
+                file_date = newest_final_period(context, self.frequency)
+            except UsageIntelligenceValidationError:
+                file_date = None  # FileWait names the missing date
         return FileWait.parse(
-            self.file_kind, self.frequency, self.file_date, self.since, self.until, self.product_id
+            self.file_kind, self.frequency, file_date, self.since, self.until, self.product_id
         )
 
     def execute(self, context: Context) -> Any:
-        wait = self.file_wait()  # before the poke loop, so silent_fail cannot swallow a bad parameter
+        wait = self.file_wait(context)  # before the poke loop, so silent_fail cannot swallow a bad parameter
         deadline = time.time() + self.timeout
         try:
             if not self.deferrable:
@@ -108,7 +115,7 @@ class UsageIntelligenceFileSensor(BaseSensorOperator):
         )
 
     def poke(self, context: Context) -> PokeReturnValue:
-        found, missing = self._check(self.file_wait())
+        found, missing = self._check(self.file_wait(context))
         if missing:
             return PokeReturnValue(is_done=False)
         return PokeReturnValue(is_done=True, xcom_value=[r.to_dict() for r in found])

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.fusionauth import flat_rows
@@ -11,10 +12,27 @@ from airflow_provider_usageintel.operators.base import Problems
 from airflow_provider_usageintel.operators.fusionauth import FusionAuthBaseOperator
 from airflow_provider_usageintel.transfers.base import S3DestinationOperator
 from airflow_provider_usageintel.utils.flatten import to_ndjson
+from airflow_provider_usageintel.utils.periods import reference_time
 from airflow_provider_usageintel.utils.s3_validation import check_key
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+DEFAULT_PREFIX = "fusionauth"
+#: window bounds on the report time zone's wall clock (the zone is in every NDJSON row).
+KEY_TIME = "%Y-%m-%dT%H%M"
+
+
+def report_key(prefix: str, report: str, arguments: Mapping[str, Any], context: Mapping[str, Any]) -> str:
+    """``<prefix>/<report>/<start>_<end>.json`` from the aligned window, so a re-run hits the same key.
+
+    The totals snapshot has no window: its key carries the moment the run is due (UTC).
+    """
+    base = f"{prefix.rstrip('/')}/{report}"
+    if not arguments:
+        moment = reference_time(context).astimezone(dt.timezone.utc)
+        return f"{base}/{moment:%Y-%m-%dT%H%M%SZ}.json"
+    return f"{base}/{arguments['start']:{KEY_TIME}}_{arguments['end']:{KEY_TIME}}.json"
 
 
 class FusionAuthReportToS3Operator(S3DestinationOperator, FusionAuthBaseOperator):
@@ -23,11 +41,16 @@ class FusionAuthReportToS3Operator(S3DestinationOperator, FusionAuthBaseOperator
     Rows are ``{"report", "interval", "day"|"hour"|"month", "timezone", "count"}``
     (``totals``: one row per application), the period an ISO date, hour or month
     in the server's report time zone (the connection's ``report_timezone``).
-    Keys are templated from the interval, so a re-run overwrites its own objects.
+    The default key comes from the aligned window, so a re-run overwrites its own
+    objects and consecutive runs never share one.
 
-    :param s3_key: key of the JSON object (templated), e.g. ``fusionauth/login/{{ ds }}.json``.
-    :param flat_key: key of the NDJSON object (default: ``s3_key`` with ``.ndjson``;
-        ``None`` with ``flat=False`` writes the JSON only).
+    :param s3_prefix: prefix of the default key ``<prefix>/<report>/<start>_<end>.json``,
+        the bounds on the report time zone's wall clock, e.g.
+        ``fusionauth/login/2024-03-14T0000_2024-03-15T0000.json`` (``totals``:
+        ``<prefix>/totals/<run time, UTC>.json``). (templated)
+    :param s3_key: the whole key of the JSON object instead. (templated)
+    :param flat_key: key of the NDJSON object (default: the JSON key with ``.ndjson``).
+        (templated)
     :param flat: also write the NDJSON rows.
 
     Also takes the parameters of :class:`FusionAuthBaseOperator` and
@@ -39,34 +62,56 @@ class FusionAuthReportToS3Operator(S3DestinationOperator, FusionAuthBaseOperator
     template_fields: Sequence[str] = (
         *FusionAuthBaseOperator.template_fields,
         "s3_bucket",
+        "s3_prefix",
         "s3_key",
         "flat_key",
     )
 
-    def __init__(self, *, s3_key: str, flat_key: str | None = None, flat: bool = True, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        s3_prefix: str = DEFAULT_PREFIX,
+        s3_key: str | None = None,
+        flat_key: str | None = None,
+        flat: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self.s3_prefix = s3_prefix
         self.s3_key = s3_key
         self.flat_key = flat_key
         self.flat = flat
 
-    def _flat_key(self) -> str:
-        base = self.s3_key[: -len(".json")] if self.s3_key.endswith(".json") else self.s3_key
+    def _flat_key(self, key: str) -> str:
+        base = key[: -len(".json")] if key.endswith(".json") else key
         return self.flat_key or f"{base}.ndjson"
+
+    def _check_keys(self, key: str, problems: Problems) -> None:
+        problems.check(check_key, key, "s3_key")
+        if self.flat:
+            problems.check(check_key, self._flat_key(key), "flat_key")
 
     def execute(self, context: Context) -> dict[str, Any]:
         problems = Problems()
         self.check_target(problems)
-        problems.check(check_key, self.s3_key, "s3_key")
-        if self.flat:
-            problems.check(check_key, self._flat_key(), "flat_key")
+        if self.s3_key:
+            self._check_keys(self.s3_key, problems)
         arguments = self.check_report(context, problems)
-        result = self.hook.report(self.report, **arguments)
+        key = self.s3_key
+        if not key:
+            key = problems.check(report_key, self.s3_prefix, self.report, arguments, context) or ""
+            self._check_keys(key, problems)
+            problems.raise_if_any()
+        result = self.run_report(arguments)
         metadata = {"source-report": f"fusionauth-{self.report}"}
+        if arguments:
+            metadata["window-start"] = arguments["start"].isoformat()
+            metadata["window-end"] = arguments["end"].isoformat()
         body = json.dumps(result, indent=2, sort_keys=True).encode()
-        written = [self.put_bytes(self.s3_key, body, "application/json", metadata)]
+        written = [self.put_bytes(key, body, "application/json", metadata)]
         if self.flat:
             rows = flat_rows(self.report, result, self.hook.report_timezone)
-            flat = self.put_bytes(self._flat_key(), to_ndjson(rows), "application/x-ndjson", metadata)
+            flat = self.put_bytes(self._flat_key(key), to_ndjson(rows), "application/x-ndjson", metadata)
             written.append({**flat, "rows": len(rows)})
         self.record_assets(context, [(w["key"], {"report": self.report, **w}) for w in written])
         self.log.info("FusionAuth %s report written to %s", self.report, ", ".join(w["key"] for w in written))

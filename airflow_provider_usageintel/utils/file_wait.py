@@ -10,13 +10,15 @@ has closed.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from airflow_provider_usageintel.api.files import FileKind, FileRecord, Frequency
 from airflow_provider_usageintel.api.selection import DateLike, FileSelection
 from airflow_provider_usageintel.api.validation import date_problems
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
+from airflow_provider_usageintel.utils.periods import ContextLike, last_complete_day, last_complete_month
 
 #: the frequencies whose files are final; ``open`` files are still being written.
 WAITABLE = (Frequency.DAILY, Frequency.MONTHLY)
@@ -26,6 +28,17 @@ def summarise(periods: list[str], limit: int = 5) -> str:
     """A short list for log lines and messages: a year-long range must not flood the log."""
     shown = ", ".join(periods[:limit])
     return shown if len(periods) <= limit else f"{shown} and {len(periods) - limit} more"
+
+
+def newest_final_period(context: ContextLike | Mapping[str, Any], frequency: object) -> str:
+    """The newest day (``YYYY-MM-DD``) or month (its first day) whose file can be final when the run is due.
+
+    The day before the run's ``data_interval_end``, or ``run_after`` for runs without a
+    logical date; for monthly files, the month before. File days are UTC days.
+    """
+    if frequency in (Frequency.MONTHLY, Frequency.MONTHLY.value):
+        return f"{last_complete_month(context)}-01"
+    return last_complete_day(context)
 
 
 def _month_end(day: dt.date) -> dt.date:

@@ -51,8 +51,14 @@ def test_sort_order_spellings(usageintel_emulator, spelling):
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
+        # seed 002, startDate: "It must be in the past year." (by the simulated today, 2024-03-15)
         ({"startDate": "2023-03-14"}, "more than a year ago"),
+        ({"startDate": "2023-03-14T23:59:59"}, "more than a year ago"),
+        ({"startDate": "2024-03-16"}, "is in the future"),
+        ({"startDate": "2024-03-15T00:00:01"}, "is in the future"),
+        # seed 002, endDate: "must be later than the start date"
         ({"startDate": "2024-03-13", "endDate": "2024-03-12"}, "must be later than startDate"),
+        ({"startDate": "2024-03-13T10:00", "endDate": "2024-03-13T10:00:00"}, "must be later than startDate"),
         ({"startDate": "13/03/2024"}, "is not a date"),
         ({"startDate": "2024-03-13", "paging": {"page": 0, "perPage": 5}}, "paging.page"),
         ({"startDate": "2024-03-13", "sortOrder": "random"}, "sortOrder"),
@@ -88,3 +94,23 @@ def test_faults_apply_to_the_analytics_paths(usageintel_emulator):
     answer = post(usageintel_emulator, EVENTS, WINDOW)
     assert answer.status_code == 429 and answer.headers["Retry-After"] == "3"
     assert post(usageintel_emulator, EVENTS, WINDOW).status_code == 200
+
+
+def test_the_past_year_is_judged_by_the_simulated_clock(usageintel_emulator):
+    def status(start: str) -> int:
+        body = {"startDate": start, "endDate": start + "T00:01", "paging": {"page": 1, "perPage": 1}}
+        return post(usageintel_emulator, EVENTS, body).status_code
+
+    assert [status("2023-03-15"), status("2024-03-15")] == [200, 200]  # a year ago today; today
+    usageintel_emulator.control.advance_days(1)
+    assert [status("2023-03-15"), status("2024-03-16")] == [400, 200]
+
+
+def test_event_counts_dates_are_checked_too(usageintel_emulator):
+    for body, reason in (
+        ({"startDate": "2024-03-20", "endDate": "2024-03-21"}, "is in the future"),
+        ({"startDate": "2024-03-10", "endDate": "2024-03-10"}, "must be later than startDate"),
+        ({"startDate": "2024-03-10"}, "endDate: required"),
+    ):
+        answer = post(usageintel_emulator, COUNTS, body)
+        assert answer.status_code == 400 and reason in answer.json()["reason"], body
