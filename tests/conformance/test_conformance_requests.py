@@ -199,12 +199,17 @@ def test_emulator_answers_fluid_topics_request_sample(usageintel_emulator):
 
 @pytest.mark.parametrize("record", params(records("request", "003")))
 def test_emulator_answers_fusionauth_uri(usageintel_emulator, record):
-    """``start``/``end`` cover the intervals of the seed's example answer; ``applicationId`` is optional."""
+    """``start``/``end`` cover the intervals of the seed's example answer; ``applicationId`` is optional.
+
+    Both instants are truncated to the interval that holds them and that interval is reported (seed 003:
+    "This is an instant but it is truncated to days/hours/months"), so ``end`` is the last millisecond
+    of the sample's last interval.
+    """
     documented = response_for(record)
     query = {}
     if record["parameters"]:
         start, end = interval_window(documented)
-        query = {"start": start, "end": end}
+        query = {"start": start, "end": end - 1}
     response = requests.get(
         f"{usageintel_emulator.url}{record['endpoint']}",
         params=query,
