@@ -180,6 +180,8 @@ def property_names(categories: list[dict[str, Any]]) -> set[str]:
 
 
 def test_product_properties_prefer_the_product_id_path(ui_hook, usageintel_emulator):
+    """Seed 000 line 132 shows ``GET /v3/meta/productProperties``; reveneraR calls it with the
+    product id and reads result[] of {category, properties[...]} (api-facts)."""
     categories = ui_hook.get_product_properties()
     assert {"prodVersion", "os", "geography"} <= property_names(categories)
     first = categories[0]["properties"][0]
@@ -196,6 +198,7 @@ def test_product_properties_prefer_the_product_id_path(ui_hook, usageintel_emula
 
 
 def test_product_properties_fall_back_to_the_bare_path_on_404(ui_hook, usageintel_emulator):
+    """Seed 000 lines 128-132: the bare path (and its 404 answer) is the documented one."""
     usageintel_emulator.control.add_fault(path=f"productProperties/{PID}$", kind="status", status=404)
     assert "ram" in property_names(ui_hook.get_product_properties())
     assert [(p, s) for _, p, s in requests_made(usageintel_emulator) if "productProperties" in p] == [
@@ -213,6 +216,17 @@ def test_test_connection_works_without_a_product_id(usageintel_emulator, monkeyp
     assert "/v3/meta/productProperties" in api_paths(usageintel_emulator)
 
 
+def test_the_report_operator_reads_product_properties_without_a_product_id(usageintel_emulator, monkeypatch):
+    from airflow_provider_usageintel.operators.usage_intelligence import UsageIntelligenceReportOperator
+
+    conn = json.loads(usageintel_emulator.airflow_connection_json())
+    del conn["extra"]["product_id"]
+    monkeypatch.setenv(UI_CONN_ENV, json.dumps(conn))
+    answer = UsageIntelligenceReportOperator(task_id="p", report="product_properties").execute({})
+    assert "ram" in property_names(answer["result"])
+    assert api_paths(usageintel_emulator) == ["/v3/meta/productProperties"]
+
+
 def test_test_connection_works_when_only_the_bare_path_exists(ui_conn, usageintel_emulator):
     usageintel_emulator.control.add_fault(path="productProperties/[0-9]+$", kind="status", status=404)
     ok, message = UsageIntelligenceHook().test_connection()
@@ -223,6 +237,9 @@ def test_test_connection_works_when_only_the_bare_path_exists(ui_conn, usageinte
 
 
 def test_event_names_come_by_category(ui_hook):
+    """Seed 000 lines 228-233 (``GET /v3/event-tracking/{product_id}`` answers ``result``);
+    api-facts: reveneraR reads result[] of
+    {category, categoryEventNames[{eventName, basic, advanced, dateFirstSeen}]}."""
     categories = ui_hook.event_names()["result"]
     names = [name for category in categories for name in category["categoryEventNames"]]
     assert [n["eventName"] for n in names] == [e.name for e in EVENTS]
@@ -231,6 +248,8 @@ def test_event_names_come_by_category(ui_hook):
 
 
 def test_client_property_values_are_strings_with_null_markers(ui_hook, usageintel_emulator):
+    """Seed 000 lines 1041-1053 (clientPropertyList answers ``result``); api-facts: values are read
+    as strings and ``"<NULL>"`` marks a missing one."""
     answer = ui_hook.client_property_list({"properties": ["ram", "licenseStatus.activated", "dotNetVersion"]})
     rows = answer["result"]
     assert all(isinstance(value, str) for row in rows for value in row.values())
@@ -243,6 +262,8 @@ def test_client_property_values_are_strings_with_null_markers(ui_hook, usageinte
 
 
 def test_daily_data_without_properties_gives_client_id_and_daily_data_only(ui_hook):
+    """Seed 000 lines 1045-1048 (``retDailyData`` beside ``properties``); api-facts: with
+    ``retDailyData`` and no top-level ``properties`` a row is ``clientId`` and ``dailyData`` only."""
     daily = {
         "startDate": "2024-03-01",
         "stopDate": "2024-03-14",
@@ -267,6 +288,8 @@ def capped(usageintel_emulator_factory, monkeypatch):
 
 
 def test_offset_paging_stops_on_the_matching_count_not_on_a_short_page(capped):
+    """Seed 000 lines 497-498 and 683-684: the answers count matching and returned rows; only the
+    matching count says where the end is."""
     hook, server = capped
     events = list(hook.iter_offset_pages("lifetime_event_data_table", LOST, page_size=10))
     assert len({(row["category"], row["name"]) for row in events}) == len(events) == len(EVENTS)
@@ -300,6 +323,8 @@ def test_offset_paging_stops_on_the_matching_count_not_on_a_short_page(capped):
         ),
     ],
 )
+# Seed 000: report bodies are objects ("Request Body schema: application/json object"); the key
+# registry takes keys "one by one or in batch" (line 691); the export request any text (line 1081).
 def test_a_request_of_the_wrong_type_is_a_validation_error(
     ui_hook, usageintel_emulator, name, request_body, message
 ):

@@ -80,6 +80,9 @@ class Endpoint:
 
     @property
     def needs_product_id(self) -> bool:
+        """No call without a product id: none of its paths (that it may fall back to) does without."""
+        if self.falls_back and not all(path_takes_product_id(path) for path in self.paths):
+            return False
         return self.takes_product_id or self.product_id_in_body
 
     @property

@@ -43,7 +43,7 @@ from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceValidationError,
 )
 from airflow_provider_usageintel.get_provider_info import USAGE_INTELLIGENCE_UI_BEHAVIOUR
-from airflow_provider_usageintel.hooks.base import ApiHookBase
+from airflow_provider_usageintel.hooks.base import MAX_REASON_CHARS, ApiHookBase
 from airflow_provider_usageintel.hooks.download import (
     DEFAULT_CHUNK_SIZE,
     DownloadResult,
@@ -310,8 +310,8 @@ class UsageIntelligenceHook(ApiHookBase):
             return None
         answer = self.json_body(response, label)
         if isinstance(answer, dict) and answer.get("status", "OK") != "OK":
-            reason = answer.get("reason") or "no reason given"
-            raise UsageIntelligenceAPIError(response.status_code, label, f"{answer['status']}: {reason}")
+            reason = f"{answer['status']}: {answer.get('reason') or 'no reason given'}"
+            raise UsageIntelligenceAPIError(response.status_code, label, reason[:MAX_REASON_CHARS])
         return answer
 
     def _send_logged_in(
