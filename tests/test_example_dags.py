@@ -185,12 +185,15 @@ def test_weekly_reports(examples):
     assert s3.list_keys() == sorted(f"{base}/{r}.{ext}" for r in reports for ext in ("json", "ndjson"))
     for key in s3.list_keys():
         assert_verified(s3, key)
-    date_range = json.loads(s3.read(f"{base}/date_range.json"))
+    date_range = json.loads(s3.read(f"{base}/date_range.json"))["result"]  # the whole answer is kept
     editions = set(date_range["level1"])
     assert editions and editions <= {"Community", "Professional", "Enterprise"}
     days = next(iter(date_range["level1"].values()))["dates"]
     assert sorted(days) == [f"2024-03-0{d}" for d in range(3, 10)]
-    assert set(json.loads(s3.read(f"{base}/usage_distribution.json"))) >= {"activeDays", "sessions"}
+    usage = json.loads(s3.read(f"{base}/usage_distribution.json"))["result"]
+    assert set(usage) >= {"activeDays", "sessions"}
+    churn = json.loads(s3.read(f"{base}/churn_histogram_days.json"))
+    assert churn["status"] == "OK" and sum(churn["results"].values()) >= 0
 
 
 def test_client_properties_export(examples):

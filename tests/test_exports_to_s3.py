@@ -40,7 +40,7 @@ def test_report_and_client_properties_land_in_s3(airflow_db, ui_conn, usageintel
         }
     )
     rows = list(csv.DictReader(io.StringIO(s3.read(csv_key).decode())))
-    assert [r["date"] for r in rows] == sorted(result)
+    assert [r["date"] for r in rows] == sorted(result["result"])
     assert {"active", "new", "lost"} <= set(rows[0])
     assert s3.head(csv_key)["Metadata"]["sha256"] == hashlib.sha256(s3.read(csv_key)).hexdigest()
 
@@ -111,3 +111,82 @@ def test_export_bad_input_is_refused_before_any_call(ui_conn, usageintel_emulato
     with pytest.raises(UsageIntelligenceValidationError, match=r"request\.properties"):
         clients.execute({})
     assert usageintel_emulator.control.requests() == []
+
+
+@pytest.fixture
+def paged_server(usageintel_emulator_factory, monkeypatch):
+    """450 clients in pages of 200, and at most 4 rows a page of any offset-paged report."""
+    from tests.conftest import set_ui_connection
+
+    server = usageintel_emulator_factory(clients_per_product=450, client_page_size=200, max_page_size=4)
+    set_ui_connection(monkeypatch, server)
+    return server
+
+
+def test_a_paged_report_lands_whole_in_s3(paged_server, s3):
+    """Seed 000 lines 1053-1056: every page of the client list, as one answer, and its rows flat."""
+    op = UsageIntelligenceReportToS3Operator(
+        task_id="t",
+        report="client_property_list",
+        request={"properties": ["prodVersion", "dotNetVersion"]},
+        s3_bucket=s3.bucket,
+        s3_key="reports/clients.json",
+        asset_alias=None,
+    )
+    summary = op.execute({})
+    assert summary["pages"] == 3
+    answer = json.loads(s3.read("reports/clients.json"))
+    ids = [c.client_id for c in paged_server.context.dataset.clients("1234567890")]
+    assert [row["clientId"] for row in answer["result"]] == ids
+    assert answer["reachedEnd"] is True and "nextClientId" not in answer
+    flat = [json.loads(line) for line in s3.read("reports/clients.ndjson").splitlines()]
+    assert flat == answer["result"]
+    json_object, flat_object = summary["objects"]
+    assert json_object["rows"] == flat_object["rows"] == 450
+    assert (
+        s3.head("reports/clients.json")["Metadata"]["sha256"]
+        == hashlib.sha256(s3.read("reports/clients.json")).hexdigest()
+    )
+
+
+def test_offset_pages_a_capped_server_shortens_all_land_in_s3_as_csv(paged_server, s3):
+    """Seed 000 lines 683-685: matchingKeysCount counts the keys; short pages do not end the pull."""
+    op = UsageIntelligenceReportToS3Operator(
+        task_id="t",
+        report="license_keys_search",
+        request={"sorting": {"licenseKey": "asc"}},
+        s3_bucket=s3.bucket,
+        s3_key="reports/keys.json",
+        flat_format="csv",
+        page_size=50,
+        asset_alias=None,
+    )
+    assert op.execute({})["pages"] == 10
+    answer = json.loads(s3.read("reports/keys.json"))
+    assert answer["matchingKeysCount"] == answer["returnedKeysCount"] == len(answer["results"]) == 40
+    keys = [key["licenseKey"] for key in answer["results"]]
+    assert keys == sorted(keys) and len(set(keys)) == 40
+    rows = list(csv.DictReader(io.StringIO(s3.read("reports/keys.csv").decode())))
+    assert [row["licenseKey"] for row in rows] == keys
+    assert {"licenseStatus.activated", "installQuota", "expiryDate"} <= set(rows[0])
+
+
+def test_a_report_with_a_summary_keeps_it_in_s3(ui_conn, s3):
+    """Seed 000 lines 439-441: the lifetime histogram answers summary and result."""
+    op = UsageIntelligenceReportToS3Operator(
+        task_id="t",
+        report="lifetime_event_histogram",
+        request={
+            "startDate": "2024-01-15",
+            "stopDate": "2024-03-10",
+            "events": [{"category": "File Operations", "name": "Open"}],
+        },
+        s3_bucket=s3.bucket,
+        s3_key="reports/histogram.json",
+        asset_alias=None,
+    )
+    op.execute({})
+    answer = json.loads(s3.read("reports/histogram.json"))
+    assert set(answer) == {"summary", "result"} and answer["summary"]["totalClients"] > 0
+    flat = [json.loads(line) for line in s3.read("reports/histogram.ndjson").splitlines()]
+    assert flat and all(row["name"] == "Open" for row in flat)

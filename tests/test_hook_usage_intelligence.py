@@ -42,7 +42,7 @@ def test_login_is_lazy_and_follows_the_seed_flow(ui_hook, usageintel_emulator):
     assert log == [
         ("GET", "/v3/request-csrf", 204),
         ("POST", "/v3/auth/web", 200),
-        ("GET", "/v3/meta/productProperties", 200),
+        ("GET", "/v3/meta/productProperties/1234567890", 200),
     ]
     headers = ui_hook.get_conn().headers
     assert headers["Origin"] == "https://analytics.revenera.com"

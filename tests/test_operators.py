@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_usageintel.api.files import FileRecord
-from airflow_provider_usageintel.emulator.dataset import PRODUCT_PROPERTIES
+from airflow_provider_usageintel.emulator.dataset import PRODUCT_PROPERTIES, product_properties_json
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceTransferError,
     UsageIntelligenceValidationError,
@@ -57,7 +57,7 @@ def test_report_dag_hands_product_properties_to_the_next_task(ui_conn, airflow_d
     dagrun = run_dag("test_operators_report")
 
     assert task_states(dagrun) == {"product_properties": "success", "property_names": "success"}
-    assert xcom(dagrun, "product_properties") == [spec.to_json() for spec in PRODUCT_PROPERTIES]
+    assert xcom(dagrun, "product_properties") == {"result": product_properties_json()}
     assert xcom(dagrun, "property_names") == sorted(spec.name for spec in PRODUCT_PROPERTIES)
 
 
@@ -65,12 +65,14 @@ def test_report_takes_a_rendered_json_string_request(ui_conn):
     op = UsageIntelligenceReportOperator(
         task_id="last_lines", report="custom_events_last_lines", request='{"lineCount": 3}'
     )
-    rows = op.execute({})
-    assert isinstance(rows, list) and len(rows) == 3
+    answer = op.execute({})
+    assert len(answer["result"]) == 3
+    # seed 000 line 810: the answer's fieldNames is part of what the task returns
+    assert answer["fieldNames"]["clientId"] == "Client ID"
 
 
 def test_report_refuses_a_result_too_large_for_xcom_and_points_to_s3(ui_conn, ui_hook):
-    size = json_size(ui_hook.get_product_properties())
+    size = json_size(ui_hook.run_report("product_properties"))
     op = UsageIntelligenceReportOperator(task_id="r", report="product_properties", max_result_bytes=100)
 
     with pytest.raises(UsageIntelligenceTaskError) as info:
@@ -78,7 +80,8 @@ def test_report_refuses_a_result_too_large_for_xcom_and_points_to_s3(ui_conn, ui
     assert str(info.value) == (
         f"product_properties: the result is {size:,} bytes as JSON, more than max_result_bytes=100. "
         "XCom is meant for small values: write large results to S3 with "
-        "UsageIntelligenceReportToS3Operator, or narrow the request (or raise max_result_bytes)."
+        "UsageIntelligenceReportToS3Operator (every page, streamed), or narrow the request "
+        "(or raise max_result_bytes)."
     )
 
 
@@ -114,6 +117,70 @@ def test_report_rejects_an_unknown_report_and_broken_json(ui_conn, usageintel_em
         "(Expecting property name enclosed in double quotes: line 1 column 2 (char 1))"
     )
     assert api_calls(usageintel_emulator) == []
+
+
+@pytest.fixture
+def paged_server(usageintel_emulator_factory, monkeypatch):
+    """450 clients in pages of 200, and at most 4 rows a page of any offset-paged report."""
+    from tests.conftest import set_ui_connection
+
+    server = usageintel_emulator_factory(clients_per_product=450, client_page_size=200, max_page_size=4)
+    set_ui_connection(monkeypatch, server)
+    return server
+
+
+def test_report_follows_the_client_list_to_its_end(paged_server):
+    """Seed 000 lines 1053-1056: result, nextClientId, reachedEnd -- every page, one answer."""
+    answer = UsageIntelligenceReportOperator(
+        task_id="r", report="client_property_list", request={"properties": ["prodVersion"]}
+    ).execute({})
+    ids = [c.client_id for c in paged_server.context.dataset.clients(PRODUCT)]
+    assert [row["clientId"] for row in answer["result"]] == ids
+    assert answer["reachedEnd"] is True and "nextClientId" not in answer
+    assert len(api_calls(paged_server, "clientPropertyList")) == 3
+
+
+@pytest.mark.parametrize(
+    ("report", "request_body", "key", "counts", "expected"),
+    [
+        (  # seed 000 lines 497-499
+            "lifetime_event_data_table",
+            {"startDate": "2024-01-15", "stopDate": "2024-03-10"},
+            "result",
+            ("returnedEventsCount", "matchingEventsCount"),
+            15,
+        ),
+        ("license_keys_search", {}, "results", ("returnedKeysCount", "matchingKeysCount"), 40),  # 683-685
+    ],
+)
+def test_report_follows_offset_pages_a_capped_server_shortens(
+    paged_server, report, request_body, key, counts, expected
+):
+    answer = UsageIntelligenceReportOperator(task_id="r", report=report, request=request_body).execute({})
+    assert len(answer[key]) == answer[counts[0]] == answer[counts[1]] == expected
+    assert len(api_calls(paged_server, PRODUCT)) == -(-expected // 4)
+
+
+def test_report_follows_property_values_to_the_empty_page(paged_server):
+    answer = UsageIntelligenceReportOperator(
+        task_id="r", report="property_values", request={"property": "clientId"}
+    ).execute({})
+    assert answer["result"] == sorted(c.client_id for c in paged_server.context.dataset.clients(PRODUCT))
+
+
+def test_report_too_large_for_xcom_stops_paging_and_says_where_the_rest_goes(paged_server):
+    op = UsageIntelligenceReportOperator(
+        task_id="r",
+        report="client_property_list",
+        request={"properties": ["prodVersion"]},
+        max_result_bytes=5000,
+    )
+    with pytest.raises(UsageIntelligenceTaskError) as info:
+        op.execute({})
+    message = str(info.value)
+    assert message.startswith("client_property_list: the first 1 page(s), 200 rows, are already ")
+    assert "The rest was not fetched." in message and "UsageIntelligenceReportToS3Operator" in message
+    assert len(api_calls(paged_server, "clientPropertyList")) == 1
 
 
 # -- list and download ------------------------------------------------------------------------------
@@ -510,10 +577,36 @@ def test_search_returns_every_page(ui_conn, ui_hook, usageintel_emulator):
     assert len(expected) > 7 and len(pages) == -(-len(expected) // 7)
 
 
-def test_a_failed_batch_stops_the_task_and_is_not_sent_again(ui_conn, usageintel_emulator, monkeypatch):
+def test_a_lost_answer_to_a_batch_naming_every_key_is_sent_again(
+    ui_conn, ui_hook, usageintel_emulator, monkeypatch
+):
+    """Seed 000 lines 691 and 732: a batch inserts new keys and updates known ones, so a batch
+    naming every key sets the same state however often it arrives: a lost answer is re-sent."""
     op = UsageIntelligenceLicenseKeysOperator(
-        task_id="u", action="insert", keys=new_keys(5, "batch"), batch_size=2
+        task_id="u", action="insert", keys=new_keys(5, "again"), batch_size=2
     )
+    original = op.hook.run_report
+
+    def first_batch_then_fault(*args, **kwargs):
+        result = original(*args, **kwargs)
+        usageintel_emulator.control.add_fault(path="license-key-registry/update", kind="reset", count=1)
+        return result
+
+    monkeypatch.setattr(op.hook, "run_report", first_batch_then_fault)
+    assert op.execute({}) == {"action": "insert", "keys": 5, "sent": 5, "batches": 3, "failed_batches": 0}
+    # batch 2 was cut once and sent again; the registry holds each key once, as sent
+    assert [m for m, *_ in api_calls(usageintel_emulator, KEYS_PATH)] == ["POST"] * 5
+    found = [row for row in search_all(ui_hook) if row["licenseKey"].startswith("again-")]
+    assert sorted((r["licenseKey"], r["notes"]) for r in found) == [
+        (f"again-{i}", f"note {i}") for i in range(1, 6)
+    ]
+
+
+def test_a_failed_batch_with_generated_keys_stops_the_task_and_is_not_sent_again(
+    ui_conn, usageintel_emulator, monkeypatch
+):
+    keys = [{"licenseType": "trial", "notes": f"unnamed {i}"} for i in range(1, 6)]
+    op = UsageIntelligenceLicenseKeysOperator(task_id="u", action="insert", keys=keys, batch_size=2)
     original = op.hook.run_report
 
     def first_batch_then_fault(*args, **kwargs):
@@ -528,14 +621,33 @@ def test_a_failed_batch_stops_the_task_and_is_not_sent_again(ui_conn, usageintel
     error = info.value
     assert str(error) == (
         "license_keys_insert: batch index 1 of 3 batches (input positions 3-4, 2 keys) failed and "
-        f"may have been applied in whole or in part, so it was not re-sent: {error.__cause__}. "
+        f"may have been applied in whole or in part: {error.__cause__}. "
         "Confirmed: 2 keys (positions 1-2); not sent: 1 key (positions 5). "
-        "Search the registry for the keys of the failed batch before sending them again."
+        "2 keys of the failed batch (#3, #4) have no licenseKey and get one generated: sending them "
+        "again would insert them a second time, so search the registry for them first; keys that "
+        "name their licenseKey can be sent again as they are."
     )
-    assert (error.confirmed, error.in_doubt, error.not_sent) == (
-        ["batch-1", "batch-2"],
-        ["batch-3", "batch-4"],
-        ["batch-5"],
-    )
+    assert (error.confirmed, error.in_doubt, error.not_sent) == (["#1", "#2"], ["#3", "#4"], ["#5"])
     assert "not re-sent because the call is not idempotent" in str(error.__cause__)
     assert [m for m, *_ in api_calls(usageintel_emulator, KEYS_PATH)] == ["POST", "POST"]
+
+
+def test_a_batch_that_fails_for_good_says_sending_named_keys_again_is_safe(ui_conn, usageintel_emulator):
+    usageintel_emulator.control.add_fault(path="license-key-registry/update", kind="status", status=400)
+    op = UsageIntelligenceLicenseKeysOperator(task_id="u", action="update", keys=new_keys(1, "named"))
+    with pytest.raises(LicenseKeyBatchError) as info:
+        op.execute({})
+    assert str(info.value).endswith(
+        "Every key of the failed batch names its licenseKey and the registry inserts or updates each "
+        "key, so sending the batch and the rest again is safe."
+    )
+
+
+def test_update_of_a_key_the_registry_does_not_know_inserts_it(ui_conn, ui_hook):
+    """Seed 000 line 691: an update batch may hold new keys; they are inserted, not refused."""
+    op = UsageIntelligenceLicenseKeysOperator(
+        task_id="u", action="update", keys=[{"licenseKey": "brand-new", "notes": "via update"}]
+    )
+    assert op.execute({})["sent"] == 1
+    found = {row["licenseKey"]: row for row in search_all(ui_hook)}
+    assert found["brand-new"]["notes"] == "via update"

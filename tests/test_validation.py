@@ -279,7 +279,46 @@ def test_unknown_report_lists_allowed_names():
 
 def test_body_must_be_an_object():
     assert problems_of("date_range", [1]) == ["body: expected an object, got array"]
-    assert problems_of("client_property_list_export", "x") == ["body: expected an object, got string"]
+    assert problems_of("client_property_list_export", [1]) == [
+        "body: expected a string or an object, got array"
+    ]
+
+
+def test_the_export_request_takes_any_text():
+    """Seed 000 line 1081: ``Request Body schema: */*`` string."""
+    validate_request("client_property_list_export", "every client, please")
+    validate_request("client_property_list_export", "")
+
+
+def test_seed_001_churn_sample_is_valid_as_printed():
+    """Seed 001 lines 189-195: user, sessionId and productId included; daysUntilDeclaredLost optional."""
+    sample = {
+        "user": "",
+        "sessionId": "VSB8E2BzSC2eZSJm4QmTpA",
+        "productId": 12345678901,
+        "startDate": "2015-10-01",
+        "stopDate": "2015-12-31",
+        "daysUntilDeclaredLost": 30,
+        "globalFilters": {},
+    }
+    validate_request("churn_histogram_runtime", sample)
+    del sample["daysUntilDeclaredLost"]  # seed 001 line 20 lists it, nothing makes it required
+    validate_request("churn_histogram_runtime", sample)
+
+
+def test_regex_is_refused_for_geography_only():
+    """Seed 001 line 153: no regular expressions in geography filters; os and gpu take them."""
+    filters = {
+        "os": {"type": "regex", "version": "^Microsoft Windows 1[01]$"},
+        "gpu": {"type": "regex", "vendor": "^(NVIDIA|Intel)$", "model": "RTX"},
+    }
+    assert validate_global_filters(filters) == []
+    assert validate_global_filters({"geography": {"type": "regex", "country": "^D"}}) == [
+        "globalFilters.geography.type: regex is not allowed for geography (allowed: string, stringArray)"
+    ]
+    assert validate_global_filters({"os": {"type": "regex", "version": "("}})[0].startswith(
+        "globalFilters.os.version: '(' is not a valid regular expression"
+    )
 
 
 def test_unknown_top_level_fields_are_refused_including_v2_ones():
@@ -381,8 +420,8 @@ def test_unknown_top_level_fields_are_refused_including_v2_ones():
         ),
         (
             "churn_histogram_days",
-            without("churn_histogram_days", "daysUntilDeclaredLost"),
-            "daysUntilDeclaredLost: required by churn_histogram_days (allowed: integers >= 1)",
+            without("churn_histogram_days", "startDate"),
+            "startDate: required by churn_histogram_days (allowed: YYYY-MM-DD)",
         ),
         (
             "date_range",
@@ -963,7 +1002,8 @@ MUTATIONS: list[tuple[str, tuple[Any, ...], st.SearchStrategy[Any], str | None]]
     ("date_range", ("stopDate",), st.sampled_from(["2023-05-14", "2000-01-01", "1999-12-31"]), None),
     ("current", ("startDate",), st.one_of(bad_date, st.just(DELETE)), None),
     ("usage_distribution", ("stopDate",), st.just(DELETE), None),
-    ("churn_histogram_runtime", ("daysUntilDeclaredLost",), st.one_of(bad_int(1), st.just(DELETE)), None),
+    ("churn_histogram_runtime", ("daysUntilDeclaredLost",), bad_int(1), None),
+    ("churn_histogram_runtime", ("productId",), bad_int(1), None),
     ("date_range", ("daysUntilDeclaredLost",), st.one_of(bad_int(1), st.just(DELETE)), None),
     ("date_range", ("dateSplit",), outside("day", "week", "month", None), None),
     ("basic_event_timeline", ("dateSplit",), outside("day", "week", "month", None), None),

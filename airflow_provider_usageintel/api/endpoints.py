@@ -2,8 +2,11 @@
 
 The hook builds its calls from this table, the emulator registers its routes
 from it and ``docs/endpoints.md`` is generated from it, so the three cannot
-drift apart. Paths follow seed 000; the churn histograms (seed 001, a v2-era
-document) follow the v3 convention and can be overridden per hook.
+drift apart. Paths follow the seeds: seed 000 for the v3 reference, seed 001
+for the churn histograms, whose documented paths carry the product id in the
+body. Other spellings of a call (``aliases``: the churn histograms' v3-convention
+guess, the product properties without a product id) are served by the emulator
+too, and a connection's ``endpoint_paths`` extra selects one.
 """
 
 from __future__ import annotations
@@ -49,22 +52,59 @@ class Endpoint:
     query: tuple[str, ...] = ()
     #: keys of the answer that count pages for ``Paging.OFFSET`` (returned, matching).
     page_counts: tuple[str, str] | None = None
-    #: the v2/seed-001 name of the call, for the docs.
+    #: other paths of the same call (older or guessed spellings); the emulator serves them too.
     aliases: tuple[str, ...] = field(default=())
+    #: on 404, or when the path needs a product id and none is known, try the ``aliases`` in order.
+    falls_back: bool = False
+    #: body field that carries the product id, as an integer, when the path has no ``{product_id}``.
+    body_product_id: str | None = None
+    #: media type of the request body; ``*/*`` takes any text (seed 000's export request).
+    body_media: str = "application/json"
+    #: the body may also be an array of objects (a batch).
+    accepts_batch: bool = False
+    #: a write that may be re-sent once every object of its body names this field: sending it
+    #: again sets the same state again (the key registry inserts or updates each key).
+    idempotent_key: str | None = None
+    #: errors on ``path`` answer HTTP 200 with ``status`` SYNTAX ERROR/AUTH ERROR and ``reason`` (seed 001).
+    errors_in_body: bool = False
 
     @property
     def takes_product_id(self) -> bool:
-        return "{product_id}" in self.path
+        """The path carries the product id."""
+        return path_takes_product_id(self.path)
 
-    def url_path(self, product_id: str | int | None = None) -> str:
-        if not self.takes_product_id:
-            return self.path
+    @property
+    def product_id_in_body(self) -> bool:
+        """The product id travels in the body (``body_product_id``) because the path has none."""
+        return self.body_product_id is not None and not self.takes_product_id
+
+    @property
+    def needs_product_id(self) -> bool:
+        """No call without a product id: none of its paths (that it may fall back to) does without."""
+        if self.falls_back and not all(path_takes_product_id(path) for path in self.paths):
+            return False
+        return self.takes_product_id or self.product_id_in_body
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every path of the call: the table's own first."""
+        return (self.path, *self.aliases)
+
+    def url_path(self, product_id: str | int | None = None, path: str | None = None) -> str:
+        """``path`` (default: the table's) with the product id filled in."""
+        path = self.path if path is None else path
+        if not path_takes_product_id(path):
+            return path
         if product_id is None or str(product_id) == "":
             raise UsageIntelligenceValidationError(
-                f"product_id: required by {self.name} ({self.method} {self.path}); "
+                f"product_id: required by {self.name} ({self.method} {path}); "
                 "set it on the task or as the connection's extra 'product_id'"
             )
-        return self.path.format(product_id=product_id)
+        return path.format(product_id=product_id)
+
+
+def path_takes_product_id(path: str) -> bool:
+    return "{product_id}" in path
 
 
 def _e(name: str, method: str, path: str, group: str, summary: str, **kw: object) -> Endpoint:
@@ -116,9 +156,11 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _e(
         "product_properties",
         "GET",
-        "/v3/meta/productProperties",
+        "/v3/meta/productProperties/{product_id}",
         _META,
-        "Properties available for filtering and segmentation.",
+        "Properties available for filtering and segmentation, by category.",
+        aliases=("/v3/meta/productProperties",),
+        falls_back=True,
     ),
     _e(
         "property_values",
@@ -197,26 +239,35 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     _e(
         "churn_histogram_sessions",
         "POST",
-        "/v3/reporting/churn/histogram/sessions/{product_id}",
+        "/reporting/churn/histogram/sessions",
         _CHURN,
         "Sessions before installations were lost.",
-        aliases=("POST /reporting/churn/histogram/sessions",),
+        result_key="results",
+        aliases=("/v3/reporting/churn/histogram/sessions/{product_id}",),
+        body_product_id="productId",
+        errors_in_body=True,
     ),
     _e(
         "churn_histogram_runtime",
         "POST",
-        "/v3/reporting/churn/histogram/runtime/{product_id}",
+        "/reporting/churn/histogram/runtime",
         _CHURN,
         "Lifetime runtime (h:mm bins) of lost installations.",
-        aliases=("POST /reporting/churn/histogram/runtime",),
+        result_key="results",
+        aliases=("/v3/reporting/churn/histogram/runtime/{product_id}",),
+        body_product_id="productId",
+        errors_in_body=True,
     ),
     _e(
         "churn_histogram_days",
         "POST",
-        "/v3/reporting/churn/histogram/days/{product_id}",
+        "/reporting/churn/histogram/days",
         _CHURN,
         "Lifetime in days of lost installations.",
-        aliases=("POST /reporting/churn/histogram/days",),
+        result_key="results",
+        aliases=("/v3/reporting/churn/histogram/days/{product_id}",),
+        body_product_id="productId",
+        errors_in_body=True,
     ),
     _e(
         "license_keys_search",
@@ -233,18 +284,22 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "PATCH",
         "/v3/license-key-registry/update/{product_id}",
         _LIC,
-        "Update existing keys, one or a batch.",
+        "Update keys, one or a batch; new keys in the batch are inserted.",
         result_key=None,
         retry_safe=False,
+        accepts_batch=True,
+        idempotent_key="licenseKey",
     ),
     _e(
         "license_keys_insert",
         "POST",
         "/v3/license-key-registry/update/{product_id}",
         _LIC,
-        "Insert new keys, one or a batch.",
+        "Insert keys, one or a batch; keys already known are updated.",
         result_key=None,
         retry_safe=False,
+        accepts_batch=True,
+        idempotent_key="licenseKey",
     ),
     _e(
         "custom_events_last_lines",
@@ -305,9 +360,10 @@ ENDPOINTS: tuple[Endpoint, ...] = (
         "POST",
         "/v3/export/request/clientPropertyList/{product_id}",
         _CLIENT,
-        "Request an export of every client's data.",
+        "Request an export of every client's data; the body is any text.",
         result_key=None,
         retry_safe=False,
+        body_media="*/*",
     ),
     _e(
         "raw_events_list_files",
@@ -363,8 +419,8 @@ def endpoint(name: str, overrides: Mapping[str, str] | None = None) -> Endpoint:
         raise UsageIntelligenceValidationError(
             f"report: unknown name {name!r} (allowed: {allowed(REPORT_NAMES)})"
         ) from None
-    if overrides and name in overrides:
-        return replace(found, path=overrides[name])
+    if overrides and name in overrides:  # the connection says where the call lives: no other path
+        return replace(found, path=overrides[name], aliases=(), falls_back=False)
     return found
 
 

@@ -84,6 +84,8 @@ FILTER_TYPES: tuple[str, ...] = STRING_TYPES + NUMBER_TYPES + DATE_TYPES
 SEGMENT_TYPES: tuple[str, ...] = STRING_TYPES + NUMBER_TYPES
 SPLIT_TYPES: tuple[str, ...] = ("stringArray", "regex")
 GRANULAR_TYPES: tuple[str, ...] = ("string", "stringArray")
+#: seed 001: "Regular expressions are not supported in geography filters"; os and gpu take them.
+NO_REGEX_GRANULAR: frozenset[str] = frozenset({"geography"})
 MATCH_TYPES: tuple[str, ...] = ("string", "regex")
 
 LICENSE_FLAGS: tuple[str, ...] = ("activated", "blocked", "blacklisted", "expired", "allowed", "whitelisted")
@@ -478,7 +480,9 @@ _CODES: Mapping[str, Callable[[str, str], list[str]]] = {
 
 
 def _granular_value(value: object, path: str, kind: str, part: str) -> list[str]:
-    """A string (type string) or non-empty array of strings (stringArray), codes checked for geography."""
+    """A string (string), a pattern (regex) or strings (stringArray); codes checked for geography."""
+    if kind == "regex":
+        return _regex(value, path)
     problems = _string(value, path) if kind == "string" else _string_list(value, path)
     code = _CODES.get(part)
     if problems or code is None:
@@ -489,13 +493,14 @@ def _granular_value(value: object, path: str, kind: str, part: str) -> list[str]
 
 
 def _granular(prop: str) -> Check:
-    """os, geography and gpu: granularity fields, ORed, all of one type (no regex)."""
+    """os, geography and gpu: granularity fields, ORed, all of one type (no regex for geography)."""
     parts = GRANULARITIES[prop]
+    types = GRANULAR_TYPES if prop in NO_REGEX_GRANULAR else STRING_TYPES
 
     def granular(entry: object, path: str) -> list[str]:
         if not isinstance(entry, Mapping):
-            return [_expected(path, "an object with a type", entry, GRANULAR_TYPES)]
-        problems, kind = _type_of(entry, path, prop, GRANULAR_TYPES)
+            return [_expected(path, "an object with a type", entry, types)]
+        problems, kind = _type_of(entry, path, prop, types)
         problems += _unknown_keys(entry, path, ("type", *parts), "unknown field")
         given = [part for part in parts if part in entry]
         if not given:
@@ -815,7 +820,12 @@ _SORTING = _Shape(
 )
 _BOUNDS = _Shape({metric: _array_of(_number, "numbers") for metric in HISTOGRAM_METRICS})
 _SEGMENTED: Mapping[str, Check] = {"segmentBy": _nullable(_name), "segments": _nullable(validate_segments)}
+#: seed 001's churn body; ``user``/``sessionId`` serve non-cookie authentication only, and the hook
+#: sets ``productId`` from the product id where the endpoint wants it in the body.
 _CHURN: Mapping[str, Check] = {
+    "user": _string,
+    "sessionId": _string,
+    "productId": _integer(1),
     **_DATES,
     "daysUntilDeclaredLost": _integer(1),
     "dateReportedLost": _one_of(DATE_REPORTED_LOST),
@@ -854,8 +864,11 @@ def _license_keys(name: str, *, key_required: bool) -> Check:
     return keys
 
 
-def _optional_object(body: object, path: str) -> list[str]:
-    return [] if body is None else _any_object(body, path)
+def _any_text(body: object, path: str) -> list[str]:
+    """Seed 000 gives the export request's body as ``*/*`` text: any string, or a JSON object."""
+    if body is None or isinstance(body, (str, Mapping)):
+        return []
+    return [_expected(path, "a string or an object", body)]
 
 
 _REQUESTS: Mapping[str, Check] = {
@@ -943,9 +956,7 @@ _REQUESTS: Mapping[str, Check] = {
         _segments_need_segment_by,
     ),
     **{
-        name: _report(
-            name, _CHURN, {**_REQUIRED_DATES, "daysUntilDeclaredLost": "integers >= 1"}, _date_order
-        )
+        name: _report(name, _CHURN, _REQUIRED_DATES, _date_order)
         for name in ("churn_histogram_sessions", "churn_histogram_runtime", "churn_histogram_days")
     },
     "license_keys_search": _report(
@@ -969,7 +980,7 @@ _REQUESTS: Mapping[str, Check] = {
         },
         {},
     ),
-    "client_property_list_export": _optional_object,
+    "client_property_list_export": _any_text,
 }
 
 

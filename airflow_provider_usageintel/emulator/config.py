@@ -89,6 +89,9 @@ class EmulatorConfig:
     raw_events_retention_days: int = 90
     clients_per_product: int = 300
     client_page_size: int = 200
+    #: the most rows an offset-paged report (data table, key registry) or property values page
+    #: returns, whatever ``maxResults`` asks for, as servers cap pages; 0: no cap.
+    max_page_size: int = 0
     #: people of the documentation portal and identity server (Fluid Topics and FusionAuth data).
     portal_users: int = 120
     #: the key Fluid Topics requests must send as ``Authorization: Bearer <key>``.
@@ -125,6 +128,7 @@ class EmulatorConfig:
             "" if self.file_size_kb >= 2 else "file_size_kb: must be at least 2",
             "" if self.clients_per_product >= 1 else "clients_per_product: must be at least 1",
             "" if self.client_page_size >= 1 else "client_page_size: must be at least 1",
+            "" if self.max_page_size >= 0 else "max_page_size: must not be negative (0: no cap)",
             "" if self.raw_events_retention_days >= 1 else "raw_events_retention_days: must be at least 1",
             "" if self.session_idle_seconds >= 0 else "session_idle_seconds: must not be negative",
             "" if self.download_url_ttl_seconds >= 0 else "download_url_ttl_seconds: must not be negative",

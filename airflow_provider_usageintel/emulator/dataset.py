@@ -208,67 +208,113 @@ EXCEPTIONS: tuple[ExceptionType, ...] = (
 # --------------------------------------------------------------------------- properties
 
 
+#: how a property kind is filtered and what its values are (the productProperties answer).
+_FILTER_TYPES: dict[str, tuple[str, str]] = {
+    "string": ("string", "string"),
+    "numeric": ("number", "number"),
+    "date": ("date", "date"),
+}
+
+
 @dataclass(frozen=True)
 class PropertySpec:
-    """A client property usable in filters and segments (seed 001 kinds)."""
+    """A client property usable in filters and segments (seed 001 kinds), in its category."""
 
     name: str
     kind: PropertyKind
     label: str
+    category: str
     #: sub-values of a special property (``os`` granularities, ``licenseStatus`` flags).
     parts: tuple[str, ...] = ()
+    #: some clients have no value (``"<NULL>"`` in client rows).
+    nullable: bool = False
+
+    @property
+    def supports_regex(self) -> bool:
+        """String properties, and os and gpu; never geography (seed 001), numbers, dates or flags."""
+        return self.kind == "string" or self.name in ("os", "gpu")
 
     def to_json(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"name": self.name, "type": self.kind, "label": self.label}
-        if self.parts:
-            body["parts"] = list(self.parts)
-        return body
+        """One entry of ``properties[]``, with the fields reveneraR reads."""
+        special = "boolean" if self.name in ("licenseStatus", "optOut", "backOff") else "string"
+        filter_type, data_type = _FILTER_TYPES.get(self.kind, (self.name, special))
+        return {
+            "name": self.name,
+            "friendlyName": self.label,
+            "filterType": filter_type,
+            "dataType": data_type,
+            "supportsRegex": self.supports_regex,
+            "supportsMeta": self.kind != "date" and special != "boolean",
+            "supportsNull": self.nullable,
+        }
 
 
-def _props(kind: PropertyKind, *pairs: tuple[str, str]) -> tuple[PropertySpec, ...]:
-    return tuple(PropertySpec(name, kind, label) for name, label in pairs)
+def _props(kind: PropertyKind, category: str, *pairs: tuple[str, str]) -> tuple[PropertySpec, ...]:
+    return tuple(PropertySpec(name, kind, label, category) for name, label in pairs)
 
 
+_PRODUCT, _LICENSE, _SYSTEM, _INSTALL, _CUSTOM, _PLACE = (
+    "Product",
+    "License",
+    "System",
+    "Installation",
+    "Custom properties",
+    "Geography",
+)
 PRODUCT_PROPERTIES: tuple[PropertySpec, ...] = (
     *_props(
         "string",
-        ("machineId", "Machine ID"),
-        ("clientId", "Client ID"),
+        _PRODUCT,
         ("prodVersion", "Product version"),
         ("prodEdition", "Product edition"),
         ("prodBuild", "Product build"),
         ("prodLanguage", "Product language"),
-        ("licenseType", "License type"),
+    ),
+    *_props("string", _LICENSE, ("licenseType", "License type"), ("licenseKey", "License key")),
+    PropertySpec(
+        "licenseStatus", "special", "License status", _LICENSE, ("activated", "blocked", "expired", "allowed")
+    ),
+    *_props("string", _INSTALL, ("machineId", "Machine ID"), ("clientId", "Client ID")),
+    *_props(
+        "numeric",
+        _INSTALL,
+        ("lifetimeRuntimeMinutes", "Lifetime runtime (minutes)"),
+        ("lifetimeSessionCount", "Lifetime session count"),
+    ),
+    *_props("date", _INSTALL, ("dateInstalled", "Date installed"), ("dateLastSeen", "Date last seen")),
+    PropertySpec("optOut", "special", "Opted out", _INSTALL, ("historical", "current")),
+    PropertySpec("backOff", "special", "Backed off", _INSTALL, ("historical", "current")),
+    PropertySpec("os", "special", "Operating system", _SYSTEM, ("platform", "version", "edition")),
+    *_props(
+        "string",
+        _SYSTEM,
         ("formFactor", "Form factor"),
         ("osLanguage", "OS language"),
         ("osWordLength", "OS word length"),
         ("cpuType", "CPU type"),
-        ("dotNetVersion", ".NET version"),
-        ("C01", "Custom property 1"),
-        ("C02", "Custom property 2"),
-        ("C03", "Custom property 3"),
-        ("licenseKey", "License key"),
     ),
+    PropertySpec("dotNetVersion", "string", ".NET version", _SYSTEM, nullable=True),
     *_props(
         "numeric",
+        _SYSTEM,
         ("cpuCores", "CPU cores"),
         ("displayCount", "Display count"),
         ("ram", "RAM (MB)"),
         ("resolutionWidth", "Resolution width"),
         ("resolutionHeight", "Resolution height"),
-        ("lifetimeRuntimeMinutes", "Lifetime runtime (minutes)"),
-        ("lifetimeSessionCount", "Lifetime session count"),
     ),
-    *_props("date", ("dateInstalled", "Date installed"), ("dateLastSeen", "Date last seen")),
-    PropertySpec(
-        "licenseStatus", "special", "License status", ("activated", "blocked", "expired", "allowed")
-    ),
-    PropertySpec("os", "special", "Operating system", ("platform", "version", "edition")),
-    PropertySpec("geography", "special", "Geography", ("continent", "country", "usState")),
-    PropertySpec("gpu", "special", "GPU", ("vendor", "model")),
-    PropertySpec("optOut", "special", "Opted out", ("historical", "current")),
-    PropertySpec("backOff", "special", "Backed off", ("historical", "current")),
+    PropertySpec("gpu", "special", "GPU", _SYSTEM, ("vendor", "model")),
+    PropertySpec("geography", "special", "Geography", _PLACE, ("continent", "country", "usState"), True),
+    *(PropertySpec(f"C{i:02d}", "string", f"Custom property {i}", _CUSTOM) for i in range(1, 4)),
 )
+
+
+def product_properties_json() -> list[dict[str, Any]]:
+    """``result[]`` of productProperties: ``{category, properties[]}`` in the table's order."""
+    categories: dict[str, list[dict[str, Any]]] = {}
+    for spec in PRODUCT_PROPERTIES:
+        categories.setdefault(spec.category, []).append(spec.to_json())
+    return [{"category": category, "properties": items} for category, items in categories.items()]
 
 
 # --------------------------------------------------------------------------- clients

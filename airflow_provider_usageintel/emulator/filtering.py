@@ -1,8 +1,8 @@
 """Global filters, segments and property reads, applied to the synthetic clients as the server would.
 
-Bodies reach this module only after :mod:`~airflow_provider_usageintel.api.validation`
-found no problem, so their shapes are trusted; what a validator cannot know, whether a
-property exists for this product, is answered here with 422 as the server does.
+Bodies reach this module only after the emulator's own checks (:mod:`.checks`) found no
+problem, so their shapes are trusted; what a body check cannot know, whether a property
+exists for this product, is answered here with 422 as the server does.
 The same typed tests (``string``, ``stringArray``, ``regex``, ``number``,
 ``numberRange``, ``date``, ``dateRange``) serve filters, level segments and the
 license key registry.
@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from airflow_provider_usageintel.api.validation import CUSTOM_PROPERTY, GRANULARITIES
 from airflow_provider_usageintel.emulator.app import ApiError
+from airflow_provider_usageintel.emulator.checks import CUSTOM_PROPERTY, GRANULARITIES
 from airflow_provider_usageintel.emulator.dataset import CLIENT_PROPERTY_NAMES, Client, PropertyValue
 
 #: how the API spells a missing value in client rows.
@@ -69,15 +69,6 @@ def text(value: PropertyValue) -> str | None:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value)
-
-
-def json_value(value: PropertyValue) -> str | int | bool:
-    """A value as client rows carry it: dates as ISO strings, missing ones as ``"<NULL>"``."""
-    if value is None:
-        return NULL
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
 
 
 # --------------------------------------------------------------------------- typed tests
@@ -196,13 +187,14 @@ def _flag_filter(prop: str, conditions: Sequence[Mapping[str, bool]], reader: Pr
 
 
 def _granular_filter(prop: str, entry: Mapping[str, Any], reader: PropertyReader) -> Predicate:
-    """os/geography/gpu: the given granularities are ORed."""
+    """os/geography/gpu: the given granularities are ORed, each tested like a string filter."""
+    kind = entry["type"]
     wanted = [
-        (f"{prop}.{part}", frozenset([entry[part]] if isinstance(entry[part], str) else entry[part]))
+        (f"{prop}.{part}", value_test({"type": kind, "value": entry[part]}))
         for part in GRANULARITIES[prop]
         if part in entry
     ]
-    return lambda client: any(reader.value(client, name) in values for name, values in wanted)
+    return lambda client: any(test(reader.value(client, name)) for name, test in wanted)
 
 
 def _typed_filter(prop: str, entry: Mapping[str, Any], reader: PropertyReader) -> Predicate:

@@ -1,10 +1,11 @@
-"""The license key registry: one per product, seeded from the population, changed by insert and update.
+"""The license key registry: one per product, seeded from the population, changed by writes.
 
-A batch is applied whole or not at all: a duplicate key on insert (409) or an unknown
-key on update (404) refuses the batch with one reason per offending key, so a client
-never has to work out which half of a batch was applied. Filters use the typed
-entries of global filters (``{"type": "dateRange", "min": ...}``), a plain value or a
-list of values; sorting is ``{"<field>": "asc"|"desc", ...}``, applied in order.
+Seed 000, for insert (POST) and update (PATCH) alike: "A single batch can contain both
+new and existing keys to be inserted or updated accordingly". So a write inserts the keys
+the registry does not know (a key without ``licenseKey`` gets a generated one) and
+updates those it knows, in batch order, under one lock. Filters use the typed entries of
+global filters (``{"type": "dateRange", "min": ...}``), a plain value or a list of values;
+sorting is ``{"<field>": "asc"|"desc", ...}``, applied in order.
 """
 
 from __future__ import annotations
@@ -155,22 +156,17 @@ class LicenseKeyRegistry:
         ordered = sort_records(matching, sorting or {"licenseKey": "asc"})
         return len(ordered), ordered[start : start + size]
 
-    def insert(self, product_id: str, batch: Sequence[Mapping[str, Any]], today: dt.date) -> list[Record]:
+    def upsert(self, product_id: str, batch: Sequence[Mapping[str, Any]], today: dt.date) -> list[Record]:
+        """Insert the unknown keys of ``batch`` and update the known ones; the stored records, in order."""
         with self._lock:
             keys = self._keys(product_id)
-            records = [self._new(product_id, fields, today) for fields in batch]
-            _refuse(409, _duplicates([r["licenseKey"] for r in records], keys))
-            keys.update((r["licenseKey"], r) for r in records)
-            return [dict(r) for r in records]
-
-    def update(self, product_id: str, batch: Sequence[Mapping[str, Any]]) -> list[Record]:
-        with self._lock:
-            keys = self._keys(product_id)
-            wanted = [fields["licenseKey"] for fields in batch]
-            _refuse(404, [f"licenseKey {key}: not in the registry" for key in wanted if key not in keys])
-            updated = [_merge(keys[fields["licenseKey"]], fields) for fields in batch]
-            keys.update((r["licenseKey"], r) for r in updated)
-            return [dict(r) for r in updated]
+            stored = []
+            for fields in batch:
+                known = keys.get(fields.get("licenseKey") or "")
+                record = _merge(known, fields) if known else self._new(product_id, fields, today)
+                keys[record["licenseKey"]] = record
+                stored.append(dict(record))
+            return stored
 
     def _new(self, product_id: str, fields: Mapping[str, Any], today: dt.date) -> Record:
         license_type = fields.get("licenseType", "purchased")
@@ -204,18 +200,3 @@ def _merge(record: Record, fields: Mapping[str, Any]) -> Record:
         "licenseStatus": _flags(fields.get("licenseStatus"), record["licenseStatus"]),
     }
     return _with_quota(merged)
-
-
-def _duplicates(new_keys: list[str], existing: Mapping[str, Record]) -> list[str]:
-    problems = [f"licenseKey {key}: already in the registry" for key in new_keys if key in existing]
-    seen: set[str] = set()
-    for key in new_keys:
-        if key in seen:
-            problems.append(f"licenseKey {key}: listed twice in the batch")
-        seen.add(key)
-    return problems
-
-
-def _refuse(status: int, problems: list[str]) -> None:
-    if problems:
-        raise ApiError(status, "; ".join(problems))

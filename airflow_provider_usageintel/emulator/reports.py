@@ -1,9 +1,9 @@
 """Every report of the v3 table, computed from the synthetic population.
 
-Handlers first check the body with the client's own validator
-(:func:`~airflow_provider_usageintel.api.validation.request_problems`) and answer
-``400 SYNTAX ERROR`` with its problems joined by ``"; "``; what only the server can
-know (an unknown property) answers 422. Nothing is canned: each answer is computed
+Handlers first check the body with the emulator's own reading of the seeds
+(:mod:`.checks`, never the client's validator) and answer ``400 SYNTAX ERROR``
+with its problems joined by ``"; "``; what only the server can know (an unknown
+property) answers 422. Nothing is canned: each answer is computed
 from :class:`~airflow_provider_usageintel.emulator.dataset.Client` data as of the
 simulated today.
 
@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_usageintel.api.validation import (
+from airflow_provider_usageintel.emulator.app import ApiError
+from airflow_provider_usageintel.emulator.checks import (
     GRANULARITIES,
     HISTOGRAM_METRICS,
     LEVEL_KEYS,
     NUMERIC_PROPERTIES,
-    request_problems,
+    refuse_invalid,
 )
-from airflow_provider_usageintel.emulator.app import ApiError
 from airflow_provider_usageintel.emulator.dataset import (
     EVENTS,
     PRODUCT_PROPERTIES,
@@ -44,13 +44,14 @@ from airflow_provider_usageintel.emulator.dataset import (
     EventType,
     Population,
     mix64,
+    stable_unit,
 )
 from airflow_provider_usageintel.emulator.filtering import (
+    NULL,
     Level,
     PropertyReader,
     client_filter,
     compile_regex,
-    json_value,
     level,
     require_known,
     split_everything,
@@ -70,6 +71,8 @@ REPORTS: dict[str, ReportHandler] = {}
 PROPERTY_VALUES_PAGE = 100
 LICENSE_KEYS_PAGE = 100
 DATA_TABLE_PAGE = 50
+#: churn histograms without ``daysUntilDeclaredLost`` (seed 001 does not require it): the sample's 30.
+DEFAULT_DAYS_UNTIL_DECLARED_LOST = 30
 #: the whole date range, beside the ``dateSplit`` buckets.
 TOTAL = -1
 _ONE_DAY = dt.timedelta(days=1)
@@ -92,15 +95,8 @@ def _query_body(call: Call) -> dict[str, Any]:
     return body
 
 
-def refuse_invalid(name: str, body: Any) -> None:
-    """400 with every problem the client's validator finds, as the server words a syntax error."""
-    problems = request_problems(name, body)
-    if problems:
-        raise ApiError(400, "; ".join(problems))
-
-
 def report(name: str) -> Callable[[Compute], Compute]:
-    """Serve ``name`` with ``compute(call, body)`` once the body passed the client's validator."""
+    """Serve ``name`` with ``compute(call, body)`` once the body passed the emulator's checks."""
 
     def register(compute: Compute) -> Compute:
         def handle(call: Call) -> Any:
@@ -137,6 +133,12 @@ class Scope:
     @property
     def yesterday(self) -> dt.date:
         return self.today - _ONE_DAY
+
+
+def page_size(call: Call, asked: int) -> int:
+    """The rows a page holds: what was asked for, capped by the server's ``max_page_size``."""
+    cap = call.context.config.max_page_size
+    return min(asked, cap) if cap else asked
 
 
 def _day(value: str) -> dt.date:
@@ -392,8 +394,9 @@ class LostRule:
 
     @classmethod
     def of(cls, body: Mapping[str, Any]) -> LostRule:
-        """The body's rule (the validator makes sure the days are given wherever lost is asked for)."""
-        return cls(body["daysUntilDeclaredLost"], body.get("dateReportedLost") or "dateLastSeen")
+        """The body's rule (generic reports must give the days when they ask for lost clients)."""
+        days = body.get("daysUntilDeclaredLost") or DEFAULT_DAYS_UNTIL_DECLARED_LOST
+        return cls(days, body.get("dateReportedLost") or "dateLastSeen")
 
     def reported_on(self, client: Client, today: dt.date) -> dt.date | None:
         last = client.last_seen(today)
@@ -591,7 +594,7 @@ def churn_histogram(call: Call, body: Mapping[str, Any], metric: str) -> dict[st
         for client in scope.clients(body.get("globalFilters"))
         if start <= (rule.reported_on(client, scope.today) or dt.date.min) <= stop
     ]
-    return {"result": CHURN_BINS[metric].histogram(lost)}
+    return {"status": "OK", "results": CHURN_BINS[metric].histogram(lost)}
 
 
 for _metric in _CHURN_VALUES:
@@ -755,7 +758,7 @@ def lifetime_event_data_table(call: Call, body: dict[str, Any]) -> dict[str, Any
     rows = _sort_rows(rows, body.get("sorting") or {}, body.get("categorizeEvents", False))
     paging = body.get("paging") or {}
     start = paging.get("startAt", 0)
-    page = rows[start : start + paging.get("maxResults", DATA_TABLE_PAGE)]
+    page = rows[start : start + page_size(call, paging.get("maxResults", DATA_TABLE_PAGE))]
     return {"returnedEventsCount": len(page), "matchingEventsCount": len(rows), "result": page}
 
 
@@ -929,22 +932,41 @@ _SHOWN: Mapping[str, Callable[[EventType], bool]] = {
 }
 
 
-def _name_entry(event: EventType) -> dict[str, Any]:
-    return {"name": event.name, "enabled": True, "advanced": event.advanced}
+def _first_seen(call: Call, event: EventType) -> str:
+    """The day the product first reported the event: within the first week of the history."""
+    offset = int(stable_unit(call.context.config.seed, call.pid, event.category, event.name) * 7)
+    return (call.context.dataset.history_start + dt.timedelta(days=offset)).isoformat()
+
+
+def _name_entry(call: Call, event: EventType) -> dict[str, Any]:
+    """reveneraR reads ``eventName``, ``basic``, ``advanced`` and ``dateFirstSeen`` of each event."""
+    return {
+        "eventName": event.name,
+        "basic": True,
+        "advanced": event.advanced,
+        "dateFirstSeen": _first_seen(call, event),
+    }
 
 
 @report("event_names")
 def event_names(call: Call, body: dict[str, Any]) -> dict[str, Any]:
-    """Catalogue events: every one is collected; some are also selected for advanced tracking."""
+    """``result[]`` of ``{category, categoryEventNames[]}``; with ``flat`` one entry per event.
+
+    Every catalogue event is collected (``basic``); some are also selected for advanced tracking.
+    """
     shows = body.get("showEvents", "all")
     wanted = [shows] if isinstance(shows, str) else shows
     chosen = [event for event in EVENTS if any(_SHOWN[show](event) for show in wanted)]
     if body.get("flat", False):
-        return {"result": [{"category": event.category, **_name_entry(event)} for event in chosen]}
+        return {"result": [{"category": event.category, **_name_entry(call, event)} for event in chosen]}
     categories: dict[str, list[dict[str, Any]]] = {}
     for event in chosen:
-        categories.setdefault(event.category, []).append(_name_entry(event))
-    return {"result": [{"category": category, "names": items} for category, items in categories.items()]}
+        categories.setdefault(event.category, []).append(_name_entry(call, event))
+    return {
+        "result": [
+            {"category": category, "categoryEventNames": names} for category, names in categories.items()
+        ]
+    }
 
 
 # --------------------------------------------------------------------------- properties and clients
@@ -976,7 +998,7 @@ def property_values(call: Call, body: dict[str, Any]) -> dict[str, Any]:
     after = body.get("startAfter")
     if after is not None:
         values = values[bisect_right([order(v) for v in values], order(after)) :]
-    return {"result": values[:PROPERTY_VALUES_PAGE]}
+    return {"result": values[: page_size(call, PROPERTY_VALUES_PAGE)]}
 
 
 DEFAULT_PROPERTIES: tuple[str, ...] = tuple(
@@ -1001,17 +1023,23 @@ class ClientRows:
 
     @classmethod
     def of(cls, scope: Scope, body: Mapping[str, Any]) -> ClientRows:
-        """Rows for a clientPropertyList body; unknown properties are refused (422)."""
-        properties = body.get("properties") or DEFAULT_PROPERTIES
-        require_known([p for p in properties if p != "clientId"], "properties")
+        """Rows for a clientPropertyList body; unknown properties are refused (422).
+
+        Without ``properties`` a row lists every plain property, unless ``retDailyData`` is
+        asked for: then a row is ``clientId`` and ``dailyData`` only (as reveneraR reads it).
+        """
         daily = body.get("retDailyData")
+        properties = body.get("properties") or (DEFAULT_PROPERTIES if daily is None else ())
+        require_known([p for p in properties if p != "clientId"], "properties")
         if daily is None:
             return cls(scope, properties)
         require_known([p for p in daily["properties"] if p not in DAILY_METRICS], "retDailyData.properties")
         return cls(scope, properties, _window(daily), daily["properties"])
 
-    def _value(self, client: Client, prop: str) -> str | int | bool:
-        return json_value(self.scope.reader.value(client, prop))
+    def _value(self, client: Client, prop: str) -> str:
+        """Every value as a string; a missing one as ``"<NULL>"`` (what reveneraR reads)."""
+        found = text(self.scope.reader.value(client, prop))
+        return NULL if found is None else found
 
     def row(self, client: Client) -> dict[str, Any]:
         row: dict[str, Any] = {"clientId": client.client_id}
@@ -1027,7 +1055,7 @@ class ClientRows:
             day: dict[str, Any] = {"date": dt.date.fromordinal(daily.days[at]).isoformat()}
             for prop in self.daily_properties:
                 metric = DAILY_METRICS.get(prop)
-                day[prop] = metric(daily, at) if metric else self._value(client, prop)
+                day[prop] = str(metric(daily, at)) if metric else self._value(client, prop)
             rows.append(day)
         return rows
 
@@ -1050,15 +1078,11 @@ def client_property_list(call: Call, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @report("client_property_list_export")
-def client_property_list_export(call: Call, body: dict[str, Any]) -> dict[str, Any]:
-    """Accept an export of every client: the body takes clientPropertyList's fields, checked alike.
+def client_property_list_export(call: Call, body: Any) -> dict[str, Any]:
+    """Accept an export of every client. Seed 000 gives the body as ``*/*`` text: anything goes.
 
     The emulator queues nothing; it answers as a server that accepted the job.
     """
-    refuse_invalid("client_property_list", body)
-    scope = Scope.of(call)
-    ClientRows.of(scope, body)
-    client_filter(body.get("globalFilters"), scope.reader)
     return {"status": "OK", "exportId": uuid.uuid4().hex}
 
 
@@ -1089,17 +1113,17 @@ def license_keys_search(call: Call, body: dict[str, Any]) -> dict[str, Any]:
         body.get("filters") or {},
         body.get("sorting") or {},
         paging.get("startAt", 0),
-        paging.get("maxResults", LICENSE_KEYS_PAGE),
+        page_size(call, paging.get("maxResults", LICENSE_KEYS_PAGE)),
     )
     return {"matchingKeysCount": matching, "returnedKeysCount": len(page), "results": page}
 
 
-@report("license_keys_insert")
-def license_keys_insert(call: Call, body: Any) -> dict[str, Any]:
-    inserted = _registry(call).insert(call.pid, _batch(body), call.context.clock.today)
-    return {"status": "OK", "results": inserted}
+def license_keys_write(call: Call, body: Any) -> dict[str, Any]:
+    """Seed 000: "A single batch can contain both new and existing keys to be inserted or updated
+    accordingly" -- POST and PATCH alike."""
+    stored = _registry(call).upsert(call.pid, _batch(body), call.context.clock.today)
+    return {"status": "OK", "results": stored}
 
 
-@report("license_keys_update")
-def license_keys_update(call: Call, body: Any) -> dict[str, Any]:
-    return {"status": "OK", "results": _registry(call).update(call.pid, _batch(body))}
+report("license_keys_insert")(license_keys_write)
+report("license_keys_update")(license_keys_write)

@@ -1,17 +1,22 @@
 """The Usage Intelligence Reporting API v3, served strictly, with routes taken from the endpoint table.
 
-Every route of :data:`~airflow_provider_usageintel.api.endpoints.ENDPOINTS`
-is registered; a route checks, in this order, the ``Origin`` header (403), the
-body's content type (415) and JSON syntax (400), the session (401) and the
-product id (422 non-numeric, 404 unknown), then calls the handler registered
-under the endpoint's name. Endpoints without a handler answer 501. Serving a
-new report is one function::
+Every path of every endpoint of :data:`~airflow_provider_usageintel.api.endpoints.ENDPOINTS`
+(its ``aliases`` too) is registered; a route checks, in this order, the ``Origin``
+header (403), the body's content type (415) and JSON syntax (400) -- any text for
+a ``*/*`` body --, the session (401) and the product id (422 non-numeric, 404
+unknown), taken from the path or, where the path has none, from the body's integer
+``body_product_id`` field (seed 001's ``productId``, refused in bodies of paths that
+carry the product id), then calls the handler registered under the endpoint's name.
+Endpoints without a handler answer 501. On an endpoint's own path, ``errors_in_body``
+turns every error after the session check into HTTP 200 with ``status`` ``SYNTAX
+ERROR`` or ``AUTH ERROR`` and ``reason`` (seed 001). Serving a new report is one
+function::
 
     @handler("usage_distribution")
     def usage_distribution(call: Call) -> dict[str, Any]: ...
 
 Reports (everything that computes from the population) live in :mod:`.reports`,
-which checks bodies with the client's validator before computing.
+which checks bodies with the emulator's own reading of the seeds (:mod:`.checks`).
 
 Files are downloaded from ``/_download/{token}?expires=&signature=``: like an
 object-store presigned URL it needs neither cookies nor ``Origin``, lives
@@ -34,7 +39,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
-from airflow_provider_usageintel.api.endpoints import BY_NAME, ENDPOINTS, Endpoint
+from airflow_provider_usageintel.api.endpoints import BY_NAME, ENDPOINTS, Endpoint, path_takes_product_id
 from airflow_provider_usageintel.api.files import LIST_KEYS, RAW_LIST_KEY, FileKind
 from airflow_provider_usageintel.emulator.app import (
     CSRF_COOKIE,
@@ -46,7 +51,7 @@ from airflow_provider_usageintel.emulator.app import (
     error_response,
     set_cookie,
 )
-from airflow_provider_usageintel.emulator.dataset import PRODUCT_PROPERTIES, FileSpec, columns
+from airflow_provider_usageintel.emulator.dataset import FileSpec, columns, product_properties_json
 from airflow_provider_usageintel.emulator.reports import REPORTS
 from airflow_provider_usageintel.emulator.state import DownloadRefused, Pacer, Session
 from airflow_provider_usageintel.emulator.zipstream import StoredZip
@@ -112,11 +117,20 @@ def _check_origin(context: EmulatorContext, request: Request) -> None:
         raise ApiError(403, "Origin not allowed")
 
 
-async def _json_body(request: Request) -> Any:
+async def _body(request: Request, endpoint: Endpoint) -> Any:
+    """The JSON body, or for a ``*/*`` body any text (JSON when it is sent and parses as such)."""
     raw = await request.body()
     if not raw:
         return None
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if endpoint.body_media == "*/*":
+        text = raw.decode("utf-8", errors="replace")
+        if media_type == "application/json":
+            try:
+                return json.loads(text)
+            except ValueError:
+                return text
+        return text
     if media_type != "application/json":
         raise ApiError(415, "Content-Type must be application/json")
     try:
@@ -133,13 +147,36 @@ def _session(context: EmulatorContext, request: Request) -> Session:
     return session
 
 
-def _product_id(context: EmulatorContext, request: Request) -> str:
-    product_id = str(request.path_params["product_id"])
-    if not _PRODUCT_ID.match(product_id):
-        raise ApiError(422, f"product_id: expected a numeric product id, got {product_id!r}")
+def _known_product(context: EmulatorContext, product_id: str) -> str:
     if product_id not in context.config.product_ids:
         raise ApiError(404, f"Product {product_id} not found")
     return product_id
+
+
+def _product_id(
+    context: EmulatorContext, request: Request, endpoint: Endpoint, path: str, body: Any
+) -> str | None:
+    """From the path; else, where the endpoint wants it there, from the body (an integer)."""
+    field = endpoint.body_product_id
+    if path_takes_product_id(path):
+        if field is not None and isinstance(body, dict) and field in body:
+            raise ApiError(400, f"{field}: not accepted in the body here; the product id is in the path")
+        product_id = str(request.path_params["product_id"])
+        if not _PRODUCT_ID.match(product_id):
+            raise ApiError(422, f"product_id: expected a numeric product id, got {product_id!r}")
+        return _known_product(context, product_id)
+    if field is None:
+        return None
+    value = body.get(field) if isinstance(body, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ApiError(400, f"{field}: required, an integer (the product the request is about)")
+    return _known_product(context, str(value))
+
+
+def _in_body(error: ApiError) -> Response:
+    """Seed 001's envelope: HTTP 200, ``status`` SYNTAX ERROR or AUTH ERROR, and the ``reason``."""
+    status = "AUTH ERROR" if error.http_status in (401, 403, 404) else "SYNTAX ERROR"
+    return JSONResponse({"status": status, "reason": error.reason})
 
 
 def _as_response(result: Any) -> Response:
@@ -150,30 +187,40 @@ def _as_response(result: Any) -> Response:
     return JSONResponse(result)
 
 
-def _route(context: EmulatorContext, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+def _route(
+    context: EmulatorContext, endpoint: Endpoint, path: str
+) -> Callable[[Request], Awaitable[Response]]:
+    in_body = endpoint.errors_in_body and path == endpoint.path
+
     async def route(request: Request) -> Response:
         _check_origin(context, request)
-        body = await _json_body(request) if endpoint.method in ("POST", "PATCH", "PUT") else None
+        body = await _body(request, endpoint) if endpoint.method in ("POST", "PATCH", "PUT") else None
         session = _session(context, request) if endpoint.auth else None
-        product_id = _product_id(context, request) if endpoint.takes_product_id else None
-        handle = HANDLERS.get(endpoint.name)
-        if handle is None:
-            raise ApiError(
-                501, f"The emulator does not serve {endpoint.name} ({endpoint.method} {endpoint.path}) yet"
-            )
-        return _as_response(handle(Call(context, request, endpoint, body, session, product_id)))
+        try:
+            product_id = _product_id(context, request, endpoint, path, body)
+            handle = HANDLERS.get(endpoint.name)
+            if handle is None:
+                raise ApiError(
+                    501, f"The emulator does not serve {endpoint.name} ({endpoint.method} {path}) yet"
+                )
+            return _as_response(handle(Call(context, request, endpoint, body, session, product_id)))
+        except ApiError as error:
+            if in_body:
+                return _in_body(error)
+            raise
 
     route.__name__ = endpoint.name
     return route
 
 
 def build_router(context: EmulatorContext) -> APIRouter:
-    """Every endpoint of the table, plus the presigned download URL."""
+    """Every path of every endpoint of the table, plus the presigned download URL."""
     router = APIRouter(include_in_schema=False)
     for endpoint in ENDPOINTS:
-        router.add_api_route(
-            endpoint.path, _route(context, endpoint), methods=[endpoint.method], name=endpoint.name
-        )
+        for path in endpoint.paths:
+            router.add_api_route(
+                path, _route(context, endpoint, path), methods=[endpoint.method], name=endpoint.name
+            )
     router.add_api_route(
         DOWNLOAD_PREFIX + "{token}", _download_route(context), methods=["GET", "HEAD"], name="download"
     )
@@ -262,7 +309,10 @@ def logout(call: Call) -> Response:
 
 @handler("product_properties")
 def product_properties(call: Call) -> dict[str, Any]:
-    return {"result": [spec.to_json() for spec in PRODUCT_PROPERTIES]}
+    """The same answer on both paths: seed 000's bare one and reveneraR's with the product id."""
+    if call.request.query_params:
+        raise ApiError(400, f"unknown query parameters: {', '.join(call.request.query_params)}")
+    return {"result": product_properties_json()}
 
 
 # --------------------------------------------------------------------------- files

@@ -21,7 +21,14 @@ from urllib.parse import urlsplit
 import requests
 from airflow.sdk.log import mask_secret
 
-from airflow_provider_usageintel.api.endpoints import BY_NAME, Endpoint, Paging, endpoint, report_endpoint
+from airflow_provider_usageintel.api.endpoints import (
+    BY_NAME,
+    Endpoint,
+    Paging,
+    endpoint,
+    path_takes_product_id,
+    report_endpoint,
+)
 from airflow_provider_usageintel.api.files import (
     FileKind,
     FileRecord,
@@ -36,7 +43,7 @@ from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceValidationError,
 )
 from airflow_provider_usageintel.get_provider_info import USAGE_INTELLIGENCE_UI_BEHAVIOUR
-from airflow_provider_usageintel.hooks.base import ApiHookBase
+from airflow_provider_usageintel.hooks.base import MAX_REASON_CHARS, ApiHookBase
 from airflow_provider_usageintel.hooks.download import (
     DEFAULT_CHUNK_SIZE,
     DownloadResult,
@@ -50,9 +57,11 @@ DEFAULT_ORIGIN = "https://analytics.revenera.com"
 SESSION_COOKIES = ("RUI-Session-Token", "RUI-Csrf")
 #: "Cookie Missing" on login is cured by a fresh CSRF cookie; more tries than this means something else.
 COOKIE_MISSING_TRIES = 3
+#: rows asked for per page of an offset-paged report when the request does not say.
+DEFAULT_PAGE_SIZE = 200
 
 
-ReportRequest = Mapping[str, Any] | list[Mapping[str, Any]] | None
+ReportRequest = Mapping[str, Any] | list[Mapping[str, Any]] | str | None
 ReportMethod = Callable[["UsageIntelligenceHook", ReportRequest, "str | int | None"], Any]
 
 
@@ -68,7 +77,7 @@ def report_method(name: str) -> ReportMethod:
         return self.run_report(name, request, product_id)
 
     method.__name__ = method.__qualname__ = name
-    method.__doc__ = f"{ep.summary}\n\n``{ep.method} {ep.path}``; the request is validated first."
+    method.__doc__ = f"{ep.summary}\n\n``{ep.method} {ep.path}``, validated first; returns the whole answer."
     return method
 
 
@@ -154,7 +163,21 @@ class UsageIntelligenceHook(ApiHookBase):
             raise UsageIntelligenceValidationError(
                 f"product_id: {value!r} is not numeric (allowed: digits only)"
             )
+        if not text.isascii():  # str.isdigit() also accepts '١٢٣' and '¹', which no server takes
+            raise UsageIntelligenceValidationError(
+                f"product_id: {value!r} has digits other than 0-9 (allowed: ASCII digits 0-9 only)"
+            )
         return text
+
+    def _known_product_id(self, product_id: str | int | None = None) -> str | None:
+        """The product when one is set anywhere, else ``None`` (still checked when set)."""
+        if (
+            product_id in (None, "")
+            and self._product_id in (None, "")
+            and self.extra("product_id") in (None, "")
+        ):
+            return None
+        return self.product_id(product_id)
 
     def _prepare_session(self, session: requests.Session) -> None:
         session.headers.update(
@@ -249,26 +272,57 @@ class UsageIntelligenceHook(ApiHookBase):
         body: Any = None,
         params: Mapping[str, Any] | None = None,
     ) -> Any:
-        """Send one API call as the table describes it; return the decoded JSON (``None`` if empty)."""
-        path = ep.url_path(self.product_id(product_id) if ep.takes_product_id else None)
+        """Send one API call as the table describes it; return the decoded JSON (``None`` if empty).
+
+        A 200 answer whose ``status`` is not ``OK`` (seed 001: ``SYNTAX ERROR``, ``AUTH ERROR``)
+        is an error, never data. Calls that fall back (``Endpoint.falls_back``) try their other
+        paths on 404, and skip paths that need a product id when none is known.
+        """
+        paths = self._paths(ep, product_id)
+        for at, (template, pid) in enumerate(paths):
+            try:
+                return self._call_path(ep, template, pid, body, params)
+            except UsageIntelligenceAPIError as exc:
+                if exc.status != 404 or at == len(paths) - 1:
+                    raise
+                self.log.info("%s answered 404; trying %s %s", exc.endpoint, ep.method, paths[at + 1][0])
+        raise AssertionError("unreachable: an endpoint has at least one path")  # pragma: no cover
+
+    def _paths(self, ep: Endpoint, product_id: str | int | None) -> list[tuple[str, str | None]]:
+        """``(path template, product id)`` to try in order."""
+        if not ep.falls_back:
+            return [(ep.path, self.product_id(product_id) if ep.needs_product_id else None)]
+        pid = self._known_product_id(product_id)
+        return [(path, pid) for path in ep.paths if pid is not None or not path_takes_product_id(path)]
+
+    def _call_path(
+        self, ep: Endpoint, template: str, pid: str | None, body: Any, params: Mapping[str, Any] | None
+    ) -> Any:
+        path = ep.url_path(pid, template)
         label = f"{ep.method} {path}"
         kwargs: dict[str, Any] = {"params": dict(params) if params else None}
         if ep.method != "GET":
-            kwargs["json"] = body if body is not None else {}
-        response = self._send_logged_in(ep, path, label, kwargs)
+            kwargs.update(_body_kwargs(ep, template, pid, body))
+        response = self._send_logged_in(
+            ep, path, label, kwargs, retry_safe=ep.retry_safe or idempotent(ep, body)
+        )
         if response.status_code == 204 or not response.content:
             return None
-        return self.json_body(response, label)
+        answer = self.json_body(response, label)
+        if isinstance(answer, dict) and answer.get("status", "OK") != "OK":
+            reason = f"{answer['status']}: {answer.get('reason') or 'no reason given'}"
+            raise UsageIntelligenceAPIError(response.status_code, label, reason[:MAX_REASON_CHARS])
+        return answer
 
     def _send_logged_in(
-        self, ep: Endpoint, path: str, label: str, kwargs: dict[str, Any]
+        self, ep: Endpoint, path: str, label: str, kwargs: dict[str, Any], *, retry_safe: bool
     ) -> requests.Response:
         with self._login_lock:
             if not self._logged_in:
                 self.login()
             generation = self._login_generation
         try:
-            return self.send(ep.method, path, label=label, retry_safe=ep.retry_safe, **kwargs)
+            return self.send(ep.method, path, label=label, retry_safe=retry_safe, **kwargs)
         except UsageIntelligenceAPIError as exc:
             if exc.status != 401:
                 raise
@@ -277,7 +331,7 @@ class UsageIntelligenceHook(ApiHookBase):
                 self.log.info("Session no longer valid (HTTP 401 on %s); logging in again", label)
                 self.login()
         try:
-            return self.send(ep.method, path, label=label, retry_safe=ep.retry_safe, **kwargs)
+            return self.send(ep.method, path, label=label, retry_safe=retry_safe, **kwargs)
         except UsageIntelligenceAPIError as exc:
             if exc.status == 401:
                 raise UsageIntelligenceAuthError(
@@ -290,19 +344,34 @@ class UsageIntelligenceHook(ApiHookBase):
         name: str,
         request: ReportRequest = None,
         product_id: str | int | None = None,
-    ) -> Any:
-        """Run any report of the endpoint table by name and return its payload.
+    ) -> dict[str, Any]:
+        """Run any report of the endpoint table by name and return its whole JSON answer.
 
         ``request`` is the JSON body (query parameters for GET reports); the
-        license key writes also take a list of keys (a batch).
+        license key writes also take a list of keys (a batch), the export request
+        any text. Paged reports answer one page: :meth:`iter_pages` follows them.
         """
         ep = report_endpoint(name, self.path_overrides)
-        body: Any = [dict(item) for item in request] if isinstance(request, list) else dict(request or {})
+        body = request_body(ep, request)
         validate_request(name, body)
+        pid = self._body_product_id(ep, body, product_id)
         if ep.method == "GET":
             params = {k: json.dumps(v) if isinstance(v, bool) else v for k, v in body.items()}
-            return self._payload(ep, self.call(ep, product_id=product_id, params=params))
-        return self._payload(ep, self.call(ep, product_id=product_id, body=body))
+            return self._answer(ep, self.call(ep, product_id=pid, params=params))
+        return self._answer(ep, self.call(ep, product_id=pid, body=body))
+
+    def _body_product_id(self, ep: Endpoint, body: Any, product_id: str | int | None) -> str | int | None:
+        """A ``productId`` the body brings (seed 001's sample has one) stands for ``product_id``."""
+        field = ep.body_product_id
+        if field is None or not isinstance(body, dict) or body.get(field) is None:
+            return product_id
+        given = str(body[field])
+        if product_id not in (None, "") and self.product_id(product_id) != given:
+            raise UsageIntelligenceValidationError(
+                f"request.{field}: {given} differs from product_id {self.product_id(product_id)} "
+                f"(allowed: leave {field} out; it is set from product_id)"
+            )
+        return given
 
     # One named method per report, generated from the endpoint table (see ``report_method``).
     property_values = report_method("property_values")
@@ -326,13 +395,124 @@ class UsageIntelligenceHook(ApiHookBase):
     client_property_list = report_method("client_property_list")
     client_property_list_export = report_method("client_property_list_export")
 
-    @staticmethod
-    def _payload(ep: Endpoint, answer: Any) -> Any:
-        if ep.result_key is None or not isinstance(answer, dict) or ep.result_key not in answer:
-            return answer
-        return answer[ep.result_key]
+    def _answer(self, ep: Endpoint, answer: Any) -> dict[str, Any]:
+        """Every documented answer is a JSON object (an empty answer counts as ``{}``)."""
+        return {} if answer is None else self._object(ep, answer)
 
     # -- paged reports: iterators that hold one page at a time -----------------------------------
+
+    def iter_pages(
+        self,
+        name: str,
+        request: ReportRequest = None,
+        product_id: str | int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every page of a report, as whole answers, followed the way the table says to its end.
+
+        A report that is not paged yields its one answer. ``page_size`` sets
+        ``paging.maxResults`` of offset-paged reports unless the request does.
+        """
+        ep = report_endpoint(name, self.path_overrides)
+        body = request_body(ep, request)
+        validate_request(name, body)
+        if not isinstance(body, dict) or ep.paging is Paging.NONE:
+            yield self.run_report(name, body, product_id)
+            return
+        pid = self._body_product_id(ep, body, product_id)
+        if ep.paging is Paging.CLIENT_ID:
+            yield from self._client_id_pages(ep, body, pid)
+        elif ep.paging is Paging.OFFSET:
+            yield from self._offset_pages(ep, body, pid, page_size or DEFAULT_PAGE_SIZE)
+        else:
+            yield from self._start_after_pages(ep, body, pid)
+
+    def _page(self, ep: Endpoint, body: dict[str, Any], product_id: str | int | None) -> dict[str, Any]:
+        return self._object(ep, self.call(ep, product_id=product_id, body=body))
+
+    def _client_id_pages(
+        self, ep: Endpoint, body: dict[str, Any], product_id: str | int | None
+    ) -> Iterator[dict[str, Any]]:
+        """clientPropertyList: send ``nextClientId`` back as ``startAtClientId`` until ``reachedEnd``."""
+        body.setdefault("startAtClientId", None)
+        while True:
+            answer = self._page(ep, body, product_id)
+            self._list(ep, answer, "result")
+            yield answer
+            next_id, reached_end = answer.get("nextClientId"), answer.get("reachedEnd")
+            if reached_end is True or (reached_end is None and not next_id):
+                return
+            if not next_id:
+                raise UsageIntelligenceAPIError(
+                    200,
+                    ep.path,
+                    "reachedEnd is false but the answer names no nextClientId: the rest is unreachable",
+                )
+            if next_id == body["startAtClientId"]:
+                raise UsageIntelligenceAPIError(200, ep.path, f"paging did not advance past client {next_id}")
+            body["startAtClientId"] = next_id
+
+    def _offset_pages(
+        self, ep: Endpoint, body: dict[str, Any], product_id: str | int | None, page_size: int
+    ) -> Iterator[dict[str, Any]]:
+        """``paging: {startAt, maxResults}`` until the rows seen reach the matching count.
+
+        A server may return fewer rows than asked for (it caps page sizes), so a short page is
+        not the end: only the matching count is, or an empty page when the answer has no count.
+        """
+        paging = dict(body.get("paging") or {})
+        start = int(paging.get("startAt", 0))
+        size = int(paging.get("maxResults", page_size))
+        matching_key = ep.page_counts[1] if ep.page_counts else ""
+        while True:
+            body["paging"] = {**paging, "startAt": start, "maxResults": size}
+            answer = self._page(ep, body, product_id)
+            rows = self._list(ep, answer, ep.result_key or "result")
+            yield answer
+            start += len(rows)
+            matching = answer.get(matching_key)
+            if not isinstance(matching, int) or isinstance(matching, bool):
+                if not rows:
+                    return
+                continue
+            if start >= matching:
+                return
+            if not rows:
+                raise UsageIntelligenceAPIError(
+                    200,
+                    ep.path,
+                    f"empty page at startAt {start} while {matching_key} is {matching}: "
+                    f"{matching - start} rows unreachable",
+                )
+
+    def _start_after_pages(
+        self, ep: Endpoint, body: dict[str, Any], product_id: str | int | None
+    ) -> Iterator[dict[str, Any]]:
+        """propertyValues: send the last value back as ``startAfter`` until an empty page."""
+        seen_last: Any = object()
+        while True:
+            answer = self._page(ep, body, product_id)
+            values = self._list(ep, answer, "result")
+            if not values or values[-1] == seen_last:
+                return
+            yield answer
+            seen_last = values[-1]
+            if answer.get("reachedEnd") is True:
+                return
+            body["startAfter"] = _value_key(values[-1])
+
+    def iter_rows(
+        self,
+        name: str,
+        request: ReportRequest = None,
+        product_id: str | int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Any]:
+        """The rows (the result key's items) of every page of a paged report, as the server sent them."""
+        ep = report_endpoint(name, self.path_overrides)
+        key = ep.result_key or "result"
+        for answer in self.iter_pages(name, request, product_id, page_size):
+            yield from self._list(ep, answer, key)
 
     def iter_client_properties(
         self, request: Mapping[str, Any] | None = None, product_id: str | int | None = None
@@ -341,65 +521,27 @@ class UsageIntelligenceHook(ApiHookBase):
 
         ``"<NULL>"`` values become ``None``.
         """
-        ep = endpoint("client_property_list", self.path_overrides)
-        body = dict(request or {})
-        body.setdefault("startAtClientId", None)
-        while True:
-            answer = self._object(ep, self.call(ep, product_id=product_id, body=body))
-            rows = self._list(ep, answer, "result")
-            for row in rows:
-                yield _nulls_to_none(row) if isinstance(row, dict) else row
-            next_id = answer.get("nextClientId")
-            if answer.get("reachedEnd", True) or not next_id or not rows:
-                return
-            if next_id == body["startAtClientId"]:
-                raise UsageIntelligenceAPIError(200, ep.path, f"paging did not advance past client {next_id}")
-            body["startAtClientId"] = next_id
+        for row in self.iter_rows("client_property_list", request, product_id):
+            yield _nulls_to_none(row) if isinstance(row, dict) else row
 
     def iter_offset_pages(
         self,
         name: str,
         request: Mapping[str, Any] | None = None,
         product_id: str | int | None = None,
-        page_size: int = 200,
+        page_size: int = DEFAULT_PAGE_SIZE,
     ) -> Iterator[Any]:
         """Rows of an offset-paged report (lifetime data table, key registry), one page in memory."""
         ep = report_endpoint(name, self.path_overrides)
         if ep.paging is not Paging.OFFSET or ep.page_counts is None:
             raise UsageIntelligenceValidationError(f"report: {name!r} is not paged by offset")
-        body = dict(request or {})
-        paging = dict(body.get("paging") or {})
-        start = int(paging.get("startAt", 0))
-        size = int(paging.get("maxResults", page_size))
-        returned_key, matching_key = ep.page_counts
-        while True:
-            body["paging"] = {**paging, "startAt": start, "maxResults": size}
-            answer = self._object(ep, self.call(ep, product_id=product_id, body=body))
-            rows = self._list(ep, answer, ep.result_key or "result")
-            yield from rows
-            start += len(rows)
-            matching = answer.get(matching_key)
-            returned = answer.get(returned_key, len(rows))
-            if not rows or returned < size or (isinstance(matching, int) and start >= matching):
-                return
+        return self.iter_rows(name, request, product_id, page_size)
 
     def iter_property_values(
         self, request: Mapping[str, Any], product_id: str | int | None = None
     ) -> Iterator[Any]:
         """Every value of a property, following ``startAfter`` paging until an empty page."""
-        ep = report_endpoint("property_values", self.path_overrides)
-        body = dict(request)
-        seen_last: Any = object()
-        while True:
-            answer = self._object(ep, self.call(ep, product_id=product_id, body=body))
-            values = self._list(ep, answer, "result")
-            if not values or values[-1] == seen_last:
-                return
-            yield from values
-            seen_last = values[-1]
-            if answer.get("reachedEnd") is True:
-                return
-            body["startAfter"] = _value_key(values[-1])
+        return self.iter_rows("property_values", request, product_id)
 
     @staticmethod
     def _object(ep: Endpoint, answer: Any) -> dict[str, Any]:
@@ -418,26 +560,33 @@ class UsageIntelligenceHook(ApiHookBase):
             raise UsageIntelligenceAPIError(200, ep.path, f"'{key}' is not a list")
         return value
 
-    def get_product_properties(self) -> list[Any]:
-        """Properties reports can filter or segment by; also the cheapest authenticated call."""
-        result = self.run_report("product_properties")
-        if not isinstance(result, list):
-            raise UsageIntelligenceAPIError(200, "GET /v3/meta/productProperties", "expected a 'result' list")
-        return result
+    def get_product_properties(self, product_id: str | int | None = None) -> list[Any]:
+        """Properties reports can filter or segment by, by category; also the cheapest authenticated call.
+
+        Asks ``/v3/meta/productProperties/{product_id}`` when a product is known, and the bare
+        path of seed 000 when none is, or when the server does not know the former (404).
+        """
+        ep = report_endpoint("product_properties", self.path_overrides)
+        return self._list(ep, self.run_report("product_properties", None, product_id), "result")
 
     def test_connection(self) -> tuple[bool, str]:
-        """Log in and read the product properties; report the outcome for the Airflow UI."""
+        """Log in and read the product properties; report the outcome for the Airflow UI.
+
+        Works with or without a product id on the connection (see :meth:`get_product_properties`).
+        """
         try:
-            count = len(self.get_product_properties())
+            categories = self.get_product_properties()
         except Exception as exc:  # the UI shows the message; every error text here is secret-free
             return False, str(exc)
         finally:
             with contextlib.suppress(UsageIntelligenceAPIError):
                 self.logout()
             self.close()
+        count = sum(len(c.get("properties") or []) for c in categories if isinstance(c, dict))
         return (
             True,
-            f"Connected to {self.settings.base_url} as {self.settings.login}; {count} product properties",
+            f"Connected to {self.settings.base_url} as {self.settings.login}; "
+            f"{count} product properties in {len(categories)} categories",
         )
 
     # -- files ------------------------------------------------------------------------------
@@ -524,6 +673,72 @@ class UsageIntelligenceHook(ApiHookBase):
 
 
 NULL = "<NULL>"
+_JSON = "application/json"
+
+
+def _kind(value: object) -> str:
+    """JSON's name for a value's type, as messages about requests use it."""
+    for kind, types in (
+        ("boolean", bool),
+        ("number", (int, float)),
+        ("string", str),
+        ("array", (list, tuple)),
+    ):
+        if isinstance(value, types):
+            return kind
+    return type(value).__name__
+
+
+def request_body(ep: Endpoint, request: object) -> Any:
+    """A copy of ``request`` as the endpoint's body, or a validation error naming ``request``.
+
+    An object always; also an array of objects where the endpoint takes a batch, and any
+    text where its body is not JSON (seed 000's ``*/*`` export request).
+    """
+    if request is None:
+        return {}
+    if isinstance(request, Mapping):
+        return dict(request)
+    if isinstance(request, list) and ep.accepts_batch:
+        return [dict(item) if isinstance(item, Mapping) else item for item in request]
+    if isinstance(request, str) and ep.body_media != _JSON:
+        return request
+    wanted = ["an object"]
+    if ep.accepts_batch:
+        wanted.append("an array of objects")
+    if ep.body_media != _JSON:
+        wanted.append("a string")
+    raise UsageIntelligenceValidationError(
+        f"request: expected {' or '.join(wanted)} for {ep.name}, got {_kind(request)}"
+    )
+
+
+def idempotent(ep: Endpoint, body: Any) -> bool:
+    """A write whose every object names its ``idempotent_key``: sending it again changes nothing more.
+
+    The key registry inserts or updates each key of a batch (seed 000), so a batch naming
+    every key may be re-sent after a lost answer; a key the server generates may not.
+    """
+    key = ep.idempotent_key
+    if key is None:
+        return False
+    items = body if isinstance(body, list) else [body]
+    return bool(items) and all(
+        isinstance(item, dict) and isinstance(item.get(key), str) and item[key] for item in items
+    )
+
+
+def _body_kwargs(ep: Endpoint, template: str, pid: str | None, body: Any) -> dict[str, Any]:
+    """``requests`` arguments of a body: JSON, with the product id where the endpoint wants it, or text."""
+    if isinstance(body, str):
+        return {"data": body.encode(), "headers": {"Content-Type": "text/plain; charset=utf-8"}}
+    body = {} if body is None else body
+    field = ep.body_product_id
+    if field is not None and isinstance(body, dict):
+        body = {k: v for k, v in body.items() if k != field}
+        if not path_takes_product_id(template) and pid is not None:
+            body = {field: int(pid), **body}
+    return {"json": body}
 
 
 def _nulls_to_none(row: dict[str, Any]) -> dict[str, Any]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from airflow_provider_usageintel.api.endpoints import report_endpoint
+from airflow_provider_usageintel.api.endpoints import Endpoint, Paging, report_endpoint
 from airflow_provider_usageintel.api.files import FileKind, FileRecord, Frequency
 from airflow_provider_usageintel.api.selection import RAW_FREQUENCIES, DateLike, FileSelection
 from airflow_provider_usageintel.api.validation import request_problems
@@ -24,6 +24,7 @@ from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceTransferError,
     UsageIntelligenceValidationError,
 )
+from airflow_provider_usageintel.hooks.usage_intelligence import DEFAULT_PAGE_SIZE, request_body
 from airflow_provider_usageintel.operators.base import (
     Problems,
     UsageIntelligenceBaseOperator,
@@ -66,16 +67,25 @@ def json_size(value: Any) -> int:
 
 
 class UsageIntelligenceReportOperator(UsageIntelligenceBaseOperator):
-    """Run one report of the endpoint table by name and return its result (pushed to XCom).
+    """Run one report of the endpoint table by name and return its whole answer (pushed to XCom).
 
-    XCom lives in Airflow's metadata database, so results larger than
-    ``max_result_bytes`` fail the task; ``UsageIntelligenceReportToS3Operator``
-    writes large results to S3 instead.
+    The answer is the server's JSON object with every documented field (``summary``,
+    ``fieldNames``, counts...). A paged report (client property list, lifetime event
+    data table, key registry search, property values) is followed to its last page and
+    returned as one answer: the rows of every page under its result key, the other
+    fields from the last page, the returned count set to the rows returned in all.
+
+    XCom lives in Airflow's metadata database, so the rows are measured as they arrive
+    and the task fails as soon as they pass ``max_result_bytes``, without fetching the
+    rest. Large pulls belong in S3: ``UsageIntelligenceReportToS3Operator`` streams every
+    page there in constant memory.
 
     :param report: endpoint name, e.g. ``date_range`` (see the endpoint table). (templated)
     :param request: JSON body (query parameters for GET reports), a dict or a JSON string;
         rendered, then validated before any call. (templated)
     :param max_result_bytes: largest result accepted, measured as compact JSON.
+    :param page_size: rows asked for per page of offset-paged reports (unless the request's
+        ``paging.maxResults`` says).
     """
 
     template_fields: Sequence[str] = (*UsageIntelligenceBaseOperator.template_fields, "report", "request")
@@ -87,44 +97,106 @@ class UsageIntelligenceReportOperator(UsageIntelligenceBaseOperator):
         report: str,
         request: Mapping[str, Any] | list[Mapping[str, Any]] | str | None = None,
         max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
+        page_size: int = DEFAULT_PAGE_SIZE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.report = report
         self.request = request
         self.max_result_bytes = max_result_bytes
+        self.page_size = page_size
 
     def execute(self, context: Context) -> Any:
-        body = self._checked_request()
+        endpoint, body = self._checked_request()
         with self.hook as hook:
-            result = hook.run_report(self.report, body, self.product_id)
-        size = json_size(result)
-        if size > self.max_result_bytes:
-            raise UsageIntelligenceTaskError(
-                f"{self.report}: the result is {size:,} bytes as JSON, more than "
-                f"max_result_bytes={self.max_result_bytes:,}. XCom is meant for small values: "
-                "write large results to S3 with UsageIntelligenceReportToS3Operator, "
-                "or narrow the request (or raise max_result_bytes)."
-            )
-        self.log.info("%s: %s bytes of JSON", self.report, f"{size:,}")
+            if endpoint.paging is Paging.NONE:
+                result = hook.run_report(self.report, body, self.product_id)
+                self._check_size(json_size(result), None)
+            else:
+                pages = hook.iter_pages(self.report, body, self.product_id, self.page_size)
+                result = merge_pages(endpoint, self._bounded(endpoint, pages))
+        self.log.info("%s: %s bytes of JSON", self.report, f"{json_size(result):,}")
         return result
 
-    def _checked_request(self) -> Any:
+    def _bounded(self, endpoint: Endpoint, pages: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """The pages, measured as they come: past ``max_result_bytes`` no further page is fetched."""
+        size, rows = 0, 0
+        key = endpoint.result_key or "result"
+        for number, page in enumerate(pages, start=1):
+            items = page.get(key) or []
+            size += json_size(items)
+            rows += len(items) if isinstance(items, list) else 0
+            self._check_size(size, (rows, number))
+            yield page
+
+    def _check_size(self, size: int, progress: tuple[int, int] | None) -> None:
+        if size <= self.max_result_bytes:
+            return
+        where = (
+            "the result is"
+            if progress is None
+            else (f"the first {progress[1]} page(s), {progress[0]:,} rows, are already")
+        )
+        rest = "" if progress is None else " The rest was not fetched."
+        raise UsageIntelligenceTaskError(
+            f"{self.report}: {where} {size:,} bytes as JSON, more than "
+            f"max_result_bytes={self.max_result_bytes:,}.{rest} XCom is meant for small values: "
+            "write large results to S3 with UsageIntelligenceReportToS3Operator (every page, streamed), "
+            "or narrow the request (or raise max_result_bytes)."
+        )
+
+    def _checked_request(self) -> tuple[Endpoint, Any]:
         problems = Problems()
         endpoint = problems.check(report_endpoint, self.report)
         body = None
         try:
-            body = json_argument(self.request, "request")
+            body = self._request(endpoint)
         except UsageIntelligenceValidationError as exc:
             problems.extend(exc.problems)
         else:
             if endpoint is not None:
                 problems.extend(within("request", request_problems(endpoint.name, body)))
-        if endpoint is not None and endpoint.takes_product_id:
+        if endpoint is not None and endpoint.needs_product_id:
             self.check_product_id(problems)
         positive_number(self.max_result_bytes, "max_result_bytes", problems)
+        positive_number(self.page_size, "page_size", problems)
         problems.raise_if_any()
+        return cast(Endpoint, endpoint), body
+
+    def _request(self, endpoint: Endpoint | None) -> Any:
+        """The rendered request; text for an endpoint that takes any (``*/*``) stays text unless JSON."""
+        takes_text = endpoint is not None and endpoint.body_media != "application/json"
+        if takes_text and isinstance(self.request, str):
+            try:
+                return json.loads(self.request)
+            except ValueError:
+                return self.request
+        body = json_argument(self.request, "request")
+        if endpoint is not None:
+            body = request_body(endpoint, body)
         return body
+
+
+def merge_pages(endpoint: Endpoint, pages: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """One answer for every page of a paged report.
+
+    The rows of all pages under the result key; the other fields from the last page;
+    the returned count (``returnedEventsCount``/``returnedKeysCount``) set to the rows
+    returned in all; ``reachedEnd`` true and no ``nextClientId`` for the client list.
+    """
+    key = endpoint.result_key or "result"
+    rows: list[Any] = []
+    last: dict[str, Any] = {}
+    for page in pages:
+        rows.extend(page.get(key) or [])
+        last = page
+    merged = {**last, key: rows}
+    if endpoint.page_counts is not None:
+        merged[endpoint.page_counts[0]] = len(rows)
+    if endpoint.paging is Paging.CLIENT_ID:
+        merged.pop("nextClientId", None)
+        merged["reachedEnd"] = True
+    return merged
 
 
 # -- file selection -----------------------------------------------------------------------------

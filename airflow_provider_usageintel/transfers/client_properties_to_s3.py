@@ -9,6 +9,7 @@ from typing import Any
 from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.validation import request_problems
+from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from airflow_provider_usageintel.operators.base import Problems, json_argument, positive_number, within
 from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
 from airflow_provider_usageintel.utils.progress import Progress
@@ -21,7 +22,9 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
 
     Pages are followed with ``nextClientId`` until ``reachedEnd``; one page is in
     memory at a time and the object is written by multipart upload, so memory
-    does not depend on the number of clients. ``"<NULL>"`` values become ``null``.
+    does not depend on the number of clients. Values come as strings; ``"<NULL>"``
+    (a missing value) becomes ``null``. With ``retDailyData`` and no ``properties``
+    a row holds ``clientId`` and ``dailyData`` only.
 
     :param s3_key: destination key (templated), e.g. ``clients/{{ ds }}/clients.ndjson.gz``.
     :param request: clientPropertyList body: ``properties``, optional ``retDailyData``
@@ -66,11 +69,14 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
         request = self._validate()
         started = time.monotonic()
         label = f"client properties to s3://{self.s3_bucket}/{self.s3_key}"
-        with Progress(self.log, label, 1, self.progress_interval, item_name="rows") as progress:
+        with (
+            self.hook as hook,
+            Progress(self.log, label, 1, self.progress_interval, item_name="rows") as progress,
+        ):
             written = self.upload_ndjson_gz(
                 self.s3_key,
-                self._rows(request, progress),
-                {"source-product-id": self.hook.product_id()},
+                self._rows(hook, request, progress),
+                {"source-product-id": hook.product_id(self.product_id)},
                 part_size=self.part_size,
                 progress=progress,
             )
@@ -79,7 +85,9 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
         self.record_assets(context, [(self.s3_key, {k: summary[k] for k in ("rows", "bytes", "sha256")})])
         return summary
 
-    def _rows(self, request: dict[str, Any], progress: Progress) -> Iterator[dict[str, Any]]:
-        for row in self.hook.iter_client_properties(request, self.product_id):
+    def _rows(
+        self, hook: UsageIntelligenceHook, request: dict[str, Any], progress: Progress
+    ) -> Iterator[dict[str, Any]]:
+        for row in hook.iter_client_properties(request, self.product_id):
             progress.add_items()
             yield row

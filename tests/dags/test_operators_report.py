@@ -1,4 +1,4 @@
-"""Run a report by name and hand its result to a downstream task through XCom."""
+"""Run a report by name and hand its whole answer to a downstream task through XCom."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ with DAG(
     properties = UsageIntelligenceReportOperator(task_id="product_properties", report="product_properties")
 
     @task
-    def property_names(result: list[dict[str, Any]]) -> list[str]:
-        return sorted(item["name"] for item in result)
+    def property_names(answer: dict[str, Any]) -> list[str]:
+        return sorted(item["name"] for category in answer["result"] for item in category["properties"])
 
     property_names(properties.output)

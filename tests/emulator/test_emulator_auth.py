@@ -252,13 +252,35 @@ def test_unknown_paths_use_the_error_envelope(shared):
     assert response.json() == {"status": "ERROR", "reason": "Not Found"}
 
 
-def test_product_properties_cover_every_filter_kind(shared):
+@pytest.mark.parametrize("path", ["/v3/meta/productProperties", "/v3/meta/productProperties/1234567890"])
+def test_product_properties_cover_every_filter_kind(shared, path):
+    """Seed 000 line 132 (bare path) and reveneraR's path with the product id, one shape:
+    result[] of {category, properties[{name, friendlyName, filterType, dataType, supportsRegex,
+    supportsMeta, supportsNull}]}."""
     session = login(shared)
-    response = session.get(f"{shared.url}/v3/meta/productProperties", timeout=10)
+    response = session.get(f"{shared.url}{path}", timeout=10)
     assert response.status_code == 200
-    by_name = {item["name"]: item for item in response.json()["result"]}
-    assert by_name["prodVersion"]["type"] == "string"
-    assert by_name["ram"]["type"] == "numeric"
-    assert by_name["dateInstalled"]["type"] == "date"
-    assert by_name["os"]["parts"] == ["platform", "version", "edition"]
-    assert {item["type"] for item in by_name.values()} == {"string", "numeric", "date", "special"}
+    categories = response.json()["result"]
+    assert all(set(category) == {"category", "properties"} for category in categories)
+    by_name = {p["name"]: p for category in categories for p in category["properties"]}
+    fields = {
+        "name",
+        "friendlyName",
+        "filterType",
+        "dataType",
+        "supportsRegex",
+        "supportsMeta",
+        "supportsNull",
+    }
+    assert all(set(p) == fields for p in by_name.values())
+    assert by_name["prodVersion"]["filterType"] == "string" and by_name["prodVersion"]["supportsRegex"]
+    assert by_name["ram"]["dataType"] == "number" and not by_name["ram"]["supportsRegex"]
+    assert by_name["dateInstalled"]["filterType"] == "date"
+    # seed 001 line 153: no regular expressions in geography filters; os and gpu take them
+    assert not by_name["geography"]["supportsRegex"]
+    assert by_name["os"]["supportsRegex"] and by_name["gpu"]["supportsRegex"]
+
+
+def test_product_properties_of_an_unknown_product_are_not_found(shared):
+    response = login(shared).get(f"{shared.url}/v3/meta/productProperties/999", timeout=10)
+    assert response.status_code == 404

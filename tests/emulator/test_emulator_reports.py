@@ -10,7 +10,6 @@ from unittest import mock
 import pytest
 
 from airflow_provider_usageintel.api.endpoints import BY_NAME, REPORT_NAMES
-from airflow_provider_usageintel.api.validation import request_problems
 from airflow_provider_usageintel.emulator import EmulatorServer
 from airflow_provider_usageintel.emulator.dataset import EVENTS, Population
 from airflow_provider_usageintel.emulator.pytest_plugin import DEFAULT_TEST_TODAY, make_config
@@ -27,6 +26,7 @@ DOCUMENTED_KEYS: dict[str, set[str]] = {
     **{name: {"result"} for name in REPORT_NAMES},
     "lifetime_event_histogram": {"summary", "result"},
     "lifetime_event_data_table": {"returnedEventsCount", "matchingEventsCount", "result"},
+    **{f"churn_histogram_{m}": {"status", "results"} for m in ("sessions", "runtime", "days")},
     "license_keys_search": {"matchingKeysCount", "returnedKeysCount", "results"},
     "license_keys_update": {"status", "results"},
     "license_keys_insert": {"status", "results"},
@@ -54,8 +54,11 @@ def clients(server):
 
 
 def call(server, session, name, body=None):
+    """One call on the endpoint's own path; seed 001's churn paths take the product in the body."""
     ep = BY_NAME[name]
     url = server.url + ep.url_path(PID)
+    if ep.product_id_in_body and isinstance(body, dict):
+        body = {"productId": int(PID), **body}
     if ep.method == "GET":
         return session.get(url, params=body, timeout=30)
     return session.request(ep.method, url, json=body, timeout=30)
@@ -90,25 +93,63 @@ def test_every_seed_sample_is_answered_with_its_documented_keys(server, session,
 
 
 @pytest.mark.parametrize(
-    ("name", "body"),
+    ("name", "body", "reason"),
     [
-        ("date_range", {"startDate": "2024-01-01", "dateSplit": "year"}),
-        ("churn_histogram_days", {"startDate": "2024-01-01", "stopDate": "2023-01-01"}),
-        ("license_keys_update", [{"notes": "no key"}]),
-        ("lifetime_event_histogram", {**WINDOW, "events": [{"category": "Editing"}]}),
-        ("client_property_list", {"properties": "prodVersion"}),
+        (
+            "date_range",
+            {"startDate": "2024-01-01", "dateSplit": "year"},
+            "stopDate: required; dateSplit: 'year' is not one of day, week, month, null",
+        ),
+        (
+            "lifetime_event_histogram",
+            {**WINDOW, "events": [{"category": "Editing"}]},
+            "events[0].name: required",
+        ),
+        ("client_property_list", {"properties": "prodVersion"}, "properties: expected an array, got string"),
+        ("current", {"startDate": "2024-01-01", "shoeSize": 42}, "shoeSize: unknown field"),
+        (
+            "license_keys_insert",
+            [{"installQuota": -1}],
+            "[0].installQuota: -1 is out of range (at least 0)",
+        ),
     ],
 )
-def test_invalid_bodies_get_the_validators_problems(server, session, name, body):
+def test_invalid_bodies_get_the_emulators_own_problems(server, session, name, body, reason):
     response = call(server, session, name, body)
     assert response.status_code == 400
-    assert response.json() == {"status": "SYNTAX ERROR", "reason": "; ".join(request_problems(name, body))}
+    assert response.json() == {"status": "SYNTAX ERROR", "reason": reason}
 
 
-def test_invalid_query_parameters_get_the_validators_problems(server, session):
+def test_churn_errors_come_in_the_body_of_a_200_answer(server, session):
+    """Seed 001 lines 24-25: status SYNTAX ERROR or AUTH ERROR, and the reason."""
+    response = call(
+        server, session, "churn_histogram_days", {"startDate": "2024-01-01", "stopDate": "2023-01-01"}
+    )
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "SYNTAX ERROR",
+        "reason": "stopDate: 2023-01-01 is before startDate 2024-01-01",
+    }
+
+
+def test_the_emulator_does_not_ask_the_clients_validator():
+    """The server's rules are its own reading of the seeds: no import of the client's validator."""
+    import pathlib
+    import re
+
+    from airflow_provider_usageintel import emulator
+
+    imports = re.compile(
+        r"^\s*(from|import) airflow_provider_usageintel\.api(\.validation| import validation)", re.M
+    )
+    sources = pathlib.Path(emulator.__file__).parent.glob("*.py")
+    assert [p.name for p in sources if imports.search(p.read_text(encoding="utf-8"))] == []
+
+
+def test_invalid_query_parameters_get_refused(server, session):
     response = call(server, session, "event_names", {"flat": "maybe"})
     assert response.status_code == 400
-    assert response.json()["reason"].startswith("flat: expected a boolean, got string")
+    assert response.json()["reason"] == "flat: expected true or false, got string"
 
 
 SHOE = {"type": "string", "value": "42", "segmentLabel": "42"}
@@ -122,7 +163,6 @@ SHOE = {"type": "string", "value": "42", "segmentLabel": "42"}
         ("lifetime_event_data_table", {**WINDOW, "segmentBy": "shoeSize"}),
         ("client_property_list", {"properties": ["prodVersion", "shoeSize"]}),
         ("property_values", {"property": "shoeSize"}),
-        ("client_property_list_export", {"properties": ["shoeSize"]}),
     ],
 )
 def test_unknown_properties_are_unprocessable(server, session, name, body):
@@ -270,7 +310,7 @@ def test_usage_distribution_counts_each_client_active_in_the_range(server, sessi
 @pytest.mark.parametrize("metric", ["sessions", "runtime", "days"])
 def test_churn_histograms_bin_the_clients_lost_in_the_range(server, session, clients, metric):
     body = {"startDate": "2023-10-01", "stopDate": "2024-03-14", "daysUntilDeclaredLost": 7}
-    result = ok(server, session, f"churn_histogram_{metric}", body)["result"]
+    result = ok(server, session, f"churn_histogram_{metric}", body)["results"]
     start, stop = dt.date(2023, 10, 1), dt.date(2024, 3, 14)
     lost = [
         c
@@ -294,14 +334,14 @@ def test_a_client_is_lost_once_its_inactive_days_are_over(server, session, clien
         result = ok(
             server, session, "churn_histogram_days", {**body, "daysUntilDeclaredLost": days_until_declared}
         )
-        return sum(result["result"].values())
+        return sum(result["results"].values())
 
     assert lost(declared_today - 1) - lost(declared_today) == on_last > 0
 
 
 def test_runtime_bins_are_those_of_seed_001(server, session):
     body = {"startDate": "2023-10-01", "stopDate": "2024-03-14", "daysUntilDeclaredLost": 30}
-    labels = list(ok(server, session, "churn_histogram_runtime", body)["result"])
+    labels = list(ok(server, session, "churn_histogram_runtime", body)["results"])
     assert len(labels) == 42
     assert labels[:3] == ["≤ 0:50", "0:51 - 1:00", "1:01 - 1:15"]
     assert labels[8:10] == ["2:31 - 2:44", "2:45 - 3:00"]
@@ -449,12 +489,18 @@ def test_lifetime_histograms_cover_the_users_of_each_event(server, session):
 
 def test_event_names_flat_nested_and_by_list(server, session):
     flat = ok(server, session, "event_names", {"flat": "true"})["result"]
-    assert [(e["category"], e["name"]) for e in flat] == [(e.category, e.name) for e in EVENTS]
+    assert [(e["category"], e["eventName"]) for e in flat] == [(e.category, e.name) for e in EVENTS]
     nested = ok(server, session, "event_names", {"flat": "false"})["result"]
-    assert sum(len(group["names"]) for group in nested) == len(EVENTS)
+    # api-facts (reveneraR): result[] of {category,
+    # categoryEventNames[{eventName, basic, advanced, dateFirstSeen}]}
+    assert all(set(group) == {"category", "categoryEventNames"} for group in nested)
+    names = [name for group in nested for name in group["categoryEventNames"]]
+    assert len(names) == len(EVENTS)
+    assert all(set(name) == {"eventName", "basic", "advanced", "dateFirstSeen"} for name in names)
+    assert all(name["basic"] is True and name["dateFirstSeen"] < TODAY.isoformat() for name in names)
     assert len({group["category"] for group in nested}) == len(nested)
     advanced = ok(server, session, "event_names", {"flat": "true", "showEvents": "advanced"})["result"]
-    assert [e["name"] for e in advanced] == [e.name for e in EVENTS if e.advanced]
+    assert [e["eventName"] for e in advanced] == [e.name for e in EVENTS if e.advanced]
 
 
 # -- properties and clients -------------------------------------------------------------------
@@ -515,7 +561,7 @@ def test_client_property_list_filters_and_daily_data(server, session, clients):
         ]
         assert [day["date"] for day in row["dailyData"]] == active
         assert all(
-            day["prodVersion"] == client.prod_version and 1 <= day["sessionCount"] <= 3
+            day["prodVersion"] == client.prod_version and day["sessionCount"] in ("1", "2", "3")
             for day in row["dailyData"]
         )
 
@@ -568,31 +614,32 @@ def test_license_keys_insert_search_and_update(server, session):
     assert [r["licenseKey"] for r in again["results"]] == [generated]
 
 
-def test_license_key_batches_are_refused_whole(server, session):
+@pytest.mark.parametrize("name", ["license_keys_insert", "license_keys_update"])
+def test_a_key_batch_inserts_new_keys_and_updates_known_ones(server, session, name):
+    """Seed 000 lines 691 and 732: "A single batch can contain both new and existing keys to be
+    inserted or updated accordingly" -- for POST and PATCH alike."""
     seeded = ok(server, session, "license_keys_search", {"paging": {"startAt": 0, "maxResults": 1}})[
         "results"
     ][0]
-    duplicate = call(
+    fresh = f"fresh-key-{name}"
+    answer = ok(
         server,
         session,
-        "license_keys_insert",
-        [{"licenseKey": "fresh-key-x"}, {"licenseKey": seeded["licenseKey"]}],
+        name,
+        [{"licenseKey": fresh, "notes": "new"}, {"licenseKey": seeded["licenseKey"], "notes": "known"}],
     )
-    assert duplicate.status_code == 409
-    assert duplicate.json()["reason"] == f"licenseKey {seeded['licenseKey']}: already in the registry"
-    assert (
-        ok(server, session, "license_keys_search", {"filters": {"licenseKey": "fresh-key-x"}})[
-            "matchingKeysCount"
-        ]
-        == 0
-    )
-    unknown = call(
-        server, session, "license_keys_update", [{"licenseKey": "nope-1"}, {"licenseKey": "nope-2"}]
-    )
-    assert unknown.status_code == 404
-    assert (
-        unknown.json()["reason"]
-        == "licenseKey nope-1: not in the registry; licenseKey nope-2: not in the registry"
+    assert [(r["licenseKey"], r["notes"]) for r in answer["results"]] == [
+        (fresh, "new"),
+        (seeded["licenseKey"], "known"),
+    ]
+    wanted = {"licenseKey": {"type": "stringArray", "value": [fresh, seeded["licenseKey"]]}}
+    found = {
+        r["licenseKey"]: r for r in ok(server, session, "license_keys_search", {"filters": wanted})["results"]
+    }
+    assert found[fresh]["notes"] == "new" and found[fresh]["autoCollected"] is False
+    assert found[seeded["licenseKey"]]["notes"] == "known"
+    assert found[seeded["licenseKey"]]["addedDate"] == seeded["addedDate"], (
+        "an update keeps the key's history"
     )
 
 
@@ -615,8 +662,19 @@ def test_license_key_search_filters_sorts_and_pages(server, session):
     assert refused.status_code == 422
 
 
-def test_export_request_is_accepted_and_checked(server, session):
-    accepted = ok(server, session, "client_property_list_export", {"properties": ["prodVersion"]})
-    assert accepted["status"] == "OK" and len(accepted["exportId"]) == 32
-    refused = call(server, session, "client_property_list_export", {"properties": "prodVersion"})
-    assert refused.status_code == 400
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"properties": ["prodVersion"]}', "application/json"),
+        (b'{"properties": "prodVersion"}', "application/json"),
+        (b"every client, please", "text/plain"),
+        (b"not { json", "application/json"),
+        (b"", "text/plain"),
+    ],
+)
+def test_export_request_takes_any_text(server, session, content, content_type):
+    """Seed 000 line 1081: the export request's body schema is ``*/*`` string."""
+    url = server.url + BY_NAME["client_property_list_export"].url_path(PID)
+    response = session.post(url, data=content, headers={"Content-Type": content_type}, timeout=30)
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "OK" and len(response.json()["exportId"]) == 32

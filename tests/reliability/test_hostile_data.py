@@ -120,9 +120,10 @@ def test_malformed_download_url_and_client_pages(scripted):
     assert str(info.value) == (
         "/v3/reporting/clientPropertyList/{product_id} failed (HTTP 200): 'result' is not a list"
     )
-    assert (
+    with pytest.raises(UsageIntelligenceAPIError) as info:  # every documented answer is an object
         hook.date_range({"startDate": "2024-02-01", "stopDate": "2024-02-29", "dateSplit": "week"})
-        == "a string"
+    assert str(info.value) == (
+        "/v3/reporting/generic/dateRange/{product_id} failed (HTTP 200): expected a JSON object, got str"
     )
 
 
