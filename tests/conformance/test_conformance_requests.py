@@ -76,8 +76,8 @@ def test_filter_example_passes_the_hook_validation(record):
 
 
 def test_fluid_topics_request_sample_passes_the_hook_validation():
-    end = dt.date.fromisoformat(FT_REQUEST["request"]["endDate"])
-    assert events_problems(FT_REQUEST["request"]) == []
+    """Judged on the day its window ends: the seed wants ``startDate`` "in the past year"."""
+    end = dt.datetime.fromisoformat(FT_REQUEST["request"]["endDate"])
     assert events_problems(FT_REQUEST["request"], end) == []
 
 

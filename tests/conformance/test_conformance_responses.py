@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_usageintel.api.endpoints import Paging, endpoint
+from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError
 from airflow_provider_usageintel.hooks.fluid_topics import FluidTopicsHook
 from airflow_provider_usageintel.hooks.fusionauth import FusionAuthHook
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
@@ -118,6 +120,28 @@ def as_xcom(value: Any) -> Any:
 # -- Usage Intelligence -------------------------------------------------------------------------------
 
 
+def paging_of(record: Record) -> Paging:
+    return endpoint(report_name(record)).paging
+
+
+def first_page_then_end(record: Record) -> Any:
+    """The sample as the first page; the same envelope, empty and final, after it.
+
+    A single sample cannot show a paged report's end, so whoever follows the pages
+    (the operator, the transfer) gets the sample first and a last page next.
+    """
+    sample = record["response"]
+
+    def route(request: StubRequest) -> Reply:
+        body = request.body if isinstance(request.body, dict) else {}
+        if paging_of(record) is Paging.CLIENT_ID and body.get("startAtClientId"):
+            last = {k: v for k, v in sample.items() if k != "nextClientId"}
+            return Reply(200, {**last, "result": [], "reachedEnd": True})
+        return Reply(200, sample)
+
+    return route
+
+
 @pytest.fixture
 def ui_stub(stub_server, monkeypatch):
     """``ui_stub(record)``: the seed's login flow plus the record's endpoint answering its sample."""
@@ -125,7 +149,9 @@ def ui_stub(stub_server, monkeypatch):
     def start(record: Record | None = None) -> Any:
         routes, guard = usage_intelligence_routes(SEED_USER, SEED_PASSWORD, LOGIN_RESPONSE["response"])
         if record is not None:
-            routes[(record["method"], fill(record["endpoint"], PRODUCT))] = fixed(record["response"])
+            paged = (record["method"], record["endpoint"]) in REPORT_NAMES
+            route = first_page_then_end(record) if paged else fixed(record["response"])
+            routes[(record["method"], fill(record["endpoint"], PRODUCT))] = route
         server = stub_server(routes, guard)
         ui_connection(monkeypatch, server.url)
         return server
@@ -163,14 +189,51 @@ def test_hook_returns_the_whole_response_sample(ui_stub, record):
     assert_whole(record, result, f"run_report({name!r})")
 
 
+def promises_unlisted_rows(record: Record) -> bool:
+    """An offset-paged sample whose rows are elided while its count says there are some."""
+    if paging_of(record) is not Paging.OFFSET:
+        return False
+    ep = endpoint(report_name(record))
+    assert ep.page_counts is not None
+    rows = record["response"].get(ep.result_key or "result", [])
+    return int(record["response"][ep.page_counts[1]]) > len(rows)
+
+
+def assert_followed_to_the_end(server: Any, record: Record, value: Any, where: str) -> None:
+    """Every documented key but the paging cursor; the cursor was sent back as the seed says."""
+    if paging_of(record) is not Paging.CLIENT_ID:
+        assert_whole(record, value, where)
+        return
+    sample = record["response"]
+    documented = {k: v for k, v in sample.items() if k not in ("nextClientId", "reachedEnd")}
+    assert_whole({**record, "response": documented, "keys": list(documented)}, value, where)
+    assert value["reachedEnd"] is True, f"{where} did not follow the pages to reachedEnd"
+    cursors = [call.body.get("startAtClientId") for call in server.calls(fill(record["endpoint"], PRODUCT))]
+    assert cursors[1:] == [sample["nextClientId"]], f"{where} sent {cursors} as startAtClientId"
+
+
+def run_paged_or_fail(record: Record, run: Any) -> Any:
+    """Rows a sample promises but does not list are reported missing, never returned as nothing."""
+    if not promises_unlisted_rows(record):
+        return run()
+    ep = endpoint(report_name(record))
+    assert ep.page_counts is not None
+    count = record["response"][ep.page_counts[1]]
+    with pytest.raises(UsageIntelligenceAPIError, match=rf"{ep.page_counts[1]} is {count}: {count} rows"):
+        run()
+    return None
+
+
 @pytest.mark.parametrize("record", params(UI_RESPONSES))
 def test_report_operator_returns_the_whole_response_sample(ui_stub, record):
     server = ui_stub(record)
     name = report_name(record)
     operator = UsageIntelligenceReportOperator(task_id="conformance", report=name, request=REQUESTS[name])
-    value = as_xcom(operator.execute({}))
+    value = run_paged_or_fail(record, lambda: as_xcom(operator.execute({})))
+    if value is None:
+        return
     assert_sent_as_the_seed_says(server, record)
-    assert_whole(record, value, f"UsageIntelligenceReportOperator(report={name!r}) XCom")
+    assert_followed_to_the_end(server, record, value, f"UsageIntelligenceReportOperator(report={name!r}) XCom")
 
 
 @pytest.mark.parametrize("record", params(UI_RESPONSES))
@@ -186,10 +249,14 @@ def test_report_to_s3_writes_the_whole_response_sample(ui_stub, s3, record):
         s3_key=key,
         asset_alias=None,
     )
-    written = as_xcom(operator.execute({}))
+    written = run_paged_or_fail(record, lambda: as_xcom(operator.execute({})))
+    if written is None:
+        assert s3.list_keys(include_index=True) == [], "a report that failed for missing rows left an object"
+        assert s3.multipart_uploads() == []
+        return
     assert key in [obj["key"] for obj in written["objects"]]
     assert_sent_as_the_seed_says(server, record)
-    assert_whole(record, json.loads(s3.read(key)), f"s3://{key}")
+    assert_followed_to_the_end(server, record, json.loads(s3.read(key)), f"s3://{key}")
 
 
 @pytest.mark.parametrize("record", params(UI_LISTINGS))
@@ -226,8 +293,17 @@ def ft_stub(stub_server, monkeypatch):
     return server
 
 
+def recent_window() -> tuple[dt.datetime, dt.datetime]:
+    """The sample's window lies more than a year back, which the hook refuses before any call
+    (seed 002: startDate "must be in the past year"); the request is not under test here."""
+    end = dt.datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return end - dt.timedelta(days=30), end
+
+
 def test_fluid_topics_hook_returns_the_whole_response_sample(ft_stub):
-    answer = FluidTopicsHook().events_page(json.loads(json.dumps(FT_REQUEST["request"])))
+    start, end = recent_window()
+    request = {**FT_REQUEST["request"], "startDate": f"{start:%Y-%m-%d}", "endDate": f"{end:%Y-%m-%d}"}
+    answer = FluidTopicsHook().events_page(json.loads(json.dumps(request)))
     assert_whole(FT_RESPONSE, answer, "FluidTopicsHook.events_page")
 
 
@@ -237,8 +313,7 @@ def test_fluid_topics_events_to_s3_keeps_every_documented_field(ft_stub, s3):
     """
     body = FT_REQUEST["request"]
     user = body["filters"]["user"]
-    start = dt.datetime.fromisoformat(body["startDate"]).replace(tzinfo=UTC)
-    end = dt.datetime.fromisoformat(body["endDate"]).replace(tzinfo=UTC)
+    start, end = recent_window()
     operator = FluidTopicsEventsToS3Operator(
         task_id="conformance",
         s3_bucket=s3.bucket,
@@ -257,8 +332,8 @@ def test_fluid_topics_events_to_s3_keeps_every_documented_field(ft_stub, s3):
     for written, documented in zip(rows, events, strict=True):
         assert lost_fields(documented, written) == []
     metadata = s3.head(summary["key"])["Metadata"]
-    assert metadata["window-start"].startswith(FT_RESPONSE["response"]["startDate"])
-    assert metadata["window-end"].startswith(FT_RESPONSE["response"]["endDate"])
+    assert metadata["window-start"].startswith(f"{start:%Y-%m-%dT%H:%M:%S}")
+    assert metadata["window-end"].startswith(f"{end:%Y-%m-%dT%H:%M:%S}")
 
 
 # -- FusionAuth ---------------------------------------------------------------------------------------
