@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from typing_extensions import Self
 from urllib3.exceptions import ReadTimeoutError
 
 from airflow_provider_usageintel.exceptions import (
@@ -241,6 +243,23 @@ class ApiHookBase(BaseHook):
         if self._session is not None:
             self._session.close()
             self._session = None
+
+    def end_session(self) -> None:
+        """End what this hook holds open on the server and locally; safe to call again.
+
+        Every operator, sensor and trigger calls it once it stops, whatever the outcome.
+        Key-authenticated APIs have no server session: closing the sockets is all; hooks
+        that log in override it to log out first.
+        """
+        self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.end_session()
 
     # -- calls ------------------------------------------------------------------------------
 

@@ -10,11 +10,9 @@ replays the call once.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from types import TracebackType
 from typing import IO, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -33,6 +31,7 @@ from airflow_provider_usageintel.api.validation import validate_request
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceAPIError,
     UsageIntelligenceAuthError,
+    UsageIntelligenceError,
     UsageIntelligenceValidationError,
 )
 from airflow_provider_usageintel.get_provider_info import USAGE_INTELLIGENCE_UI_BEHAVIOUR
@@ -219,15 +218,11 @@ class UsageIntelligenceHook(ApiHookBase):
             self._session.cookies.clear()
             self._logged_in = False
 
-    def __enter__(self) -> UsageIntelligenceHook:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def end_session(self) -> None:
+        """Log out (a failure is only logged: the task's own outcome matters more), then close."""
         try:
             self.logout()
-        except UsageIntelligenceAPIError as error:
+        except UsageIntelligenceError as error:
             self.log.warning("Logout failed: %s", error)
         finally:
             self.close()
@@ -432,9 +427,7 @@ class UsageIntelligenceHook(ApiHookBase):
         except Exception as exc:  # the UI shows the message; every error text here is secret-free
             return False, str(exc)
         finally:
-            with contextlib.suppress(UsageIntelligenceAPIError):
-                self.logout()
-            self.close()
+            self.end_session()
         return (
             True,
             f"Connected to {self.settings.base_url} as {self.settings.login}; {count} product properties",

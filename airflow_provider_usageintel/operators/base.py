@@ -20,6 +20,7 @@ from airflow_provider_usageintel.api.files import FileKind, FileRecord, check_fi
 from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.base import ApiHookBase
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+from airflow_provider_usageintel.utils.sessions import end_session, ends_session
 
 T = TypeVar("T")
 HookT = TypeVar("HookT", bound=ApiHookBase)
@@ -76,9 +77,19 @@ class ApiBaseOperator(BaseOperator, Generic[HookT]):
     hook_class: type[HookT]
     ui_color = UI_COLOR
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every ``execute`` of a subclass ends the API session it opened (see utils/sessions.py)."""
+        super().__init_subclass__(**kwargs)
+        if "execute" in cls.__dict__:
+            setattr(cls, "execute", ends_session(cls.__dict__["execute"]))  # noqa: B010 - mypy
+
     @cached_property
     def hook(self) -> HookT:
         return self.hook_class(getattr(self, self.hook_class.conn_name_attr))
+
+    def on_kill(self) -> None:
+        """Log out now: a killed task may not get to unwind ``execute`` before it is gone."""
+        end_session(self, forget=False)
 
 
 #: Airflow 3's cron schedules (CronTriggerTimetable) and manual runs have empty data intervals.
@@ -124,7 +135,7 @@ def time_window(
     return first, last
 
 
-class UsageIntelligenceBaseOperator(BaseOperator):
+class UsageIntelligenceBaseOperator(ApiBaseOperator[UsageIntelligenceHook]):
     """Base of the Usage Intelligence operators.
 
     The hook is built on first use inside ``execute``: creating the operator
@@ -134,8 +145,8 @@ class UsageIntelligenceBaseOperator(BaseOperator):
     :param product_id: product to query; defaults to the connection's extra ``product_id``. (templated)
     """
 
+    hook_class = UsageIntelligenceHook
     template_fields: Sequence[str] = ("usage_intelligence_conn_id", "product_id")
-    ui_color = UI_COLOR
 
     def __init__(
         self,

@@ -431,6 +431,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
 
     def on_kill(self) -> None:
         self._cancelled.set()
+        super().on_kill()
 
     # -- manifest ---------------------------------------------------------------------------
 
