@@ -10,7 +10,6 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.bases.operator import partial as airflow_partial
 
-from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 from airflow_provider_usageintel.operators.base import Problems, UsageIntelligenceBaseOperator
 from airflow_provider_usageintel.utils.assets import DEFAULT_ALIAS, default_outlets, record_objects
 from airflow_provider_usageintel.utils.ndjson import GzipNdjson
@@ -60,6 +59,9 @@ class S3DestinationOperator(BaseOperator):
 
     @cached_property
     def s3(self) -> Any:
+        """The boto3 S3 client; boto3 and the Amazon provider load here, never at DAG-parse time."""
+        from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
+
         return ArchiveS3Hook(aws_conn_id=self.aws_conn_id, caller=type(self).__name__).get_conn()
 
     def check_target(self, problems: Problems) -> None:
