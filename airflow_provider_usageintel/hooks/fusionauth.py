@@ -19,8 +19,8 @@ from airflow_provider_usageintel.api.fusionauth import (
     report_path,
     with_periods,
 )
+from airflow_provider_usageintel.connection_fields import FUSIONAUTH
 from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError
-from airflow_provider_usageintel.get_provider_info import FUSIONAUTH_UI_BEHAVIOUR
 from airflow_provider_usageintel.hooks.base import ApiHookBase
 
 TENANT_HEADER = "X-FusionAuth-TenantId"
@@ -39,12 +39,12 @@ class FusionAuthHook(ApiHookBase):
     """
 
     conn_name_attr = "fusionauth_conn_id"
-    default_conn_name = "fusionauth_default"
-    conn_type = "fusionauth"
-    hook_name = "FusionAuth"
+    connection = FUSIONAUTH
+    default_conn_name = FUSIONAUTH.default_conn_id
+    conn_type = FUSIONAUTH.conn_type
+    hook_name = FUSIONAUTH.hook_name
     #: self-hosted or cloud: the connection must name the server.
     default_base_url: ClassVar[str] = ""
-    ui_field_behaviour = FUSIONAUTH_UI_BEHAVIOUR
 
     def __init__(self, fusionauth_conn_id: str = default_conn_name) -> None:
         super().__init__(fusionauth_conn_id)
@@ -53,12 +53,12 @@ class FusionAuthHook(ApiHookBase):
     @property
     def path_style(self) -> str:
         """``singular`` (current servers, the default) or ``plural`` (Passport-era servers)."""
-        return str(self.extra("path_style") or "singular")
+        return str(self.extra_or_default("path_style"))
 
     @property
     def report_timezone(self) -> str:
         """The server's report time zone (a system setting the API does not expose)."""
-        return str(self.extra("report_timezone") or "UTC")
+        return str(self.extra_or_default("report_timezone"))
 
     def _prepare_session(self, session: requests.Session) -> None:
         session.headers.update({"Authorization": self.settings.password, "Accept": "application/json"})

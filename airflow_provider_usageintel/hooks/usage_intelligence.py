@@ -28,13 +28,13 @@ from airflow_provider_usageintel.api.files import (
     parse_file_list,
 )
 from airflow_provider_usageintel.api.validation import validate_request
+from airflow_provider_usageintel.connection_fields import USAGE_INTELLIGENCE
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceAPIError,
     UsageIntelligenceAuthError,
     UsageIntelligenceError,
     UsageIntelligenceValidationError,
 )
-from airflow_provider_usageintel.get_provider_info import USAGE_INTELLIGENCE_UI_BEHAVIOUR
 from airflow_provider_usageintel.hooks.base import ApiHookBase
 from airflow_provider_usageintel.hooks.download import (
     DEFAULT_CHUNK_SIZE,
@@ -45,7 +45,7 @@ from airflow_provider_usageintel.hooks.download import (
 from airflow_provider_usageintel.utils.secrets import protect_signed_url
 from airflow_provider_usageintel.version import __version__
 
-DEFAULT_ORIGIN = "https://analytics.revenera.com"
+DEFAULT_ORIGIN: str = USAGE_INTELLIGENCE.default("origin")
 SESSION_COOKIES = ("RUI-Session-Token", "RUI-Csrf")
 #: "Cookie Missing" on login is cured by a fresh CSRF cookie; more tries than this means something else.
 COOKIE_MISSING_TRIES = 3
@@ -79,9 +79,10 @@ class UsageIntelligenceHook(ApiHookBase):
     """
 
     conn_name_attr = "usage_intelligence_conn_id"
-    default_conn_name = "usage_intelligence_default"
-    conn_type = "usage_intelligence"
-    hook_name = "Usage Intelligence"
+    connection = USAGE_INTELLIGENCE
+    default_conn_name = USAGE_INTELLIGENCE.default_conn_id
+    conn_type = USAGE_INTELLIGENCE.conn_type
+    hook_name = USAGE_INTELLIGENCE.hook_name
     default_base_url: ClassVar[str] = "https://analytics-api.revenera.com"
 
     def __init__(
@@ -99,35 +100,11 @@ class UsageIntelligenceHook(ApiHookBase):
         self._login_lock = threading.RLock()
         self._login_generation = 0
 
-    # -- Airflow connection form ------------------------------------------------------------
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel the standard fields (Airflow < 3.2 reads this; newer versions read provider info)."""
-        return USAGE_INTELLIGENCE_UI_BEHAVIOUR
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields for Airflow versions whose UI still builds forms from widgets."""
-        try:
-            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-            from wtforms import BooleanField, IntegerField, StringField
-        except ImportError:  # Airflow >= 3.2 renders conn-fields from provider info instead
-            return {}
-        return {
-            "origin": StringField("Origin", widget=BS3TextFieldWidget(), default=DEFAULT_ORIGIN),
-            "client_name": StringField("Client name", widget=BS3TextFieldWidget()),
-            "product_id": StringField("Product ID", widget=BS3TextFieldWidget()),
-            "timeout": IntegerField("Timeout (s)", widget=BS3TextFieldWidget(), default=60),
-            "max_retries": IntegerField("Max retries", widget=BS3TextFieldWidget(), default=5),
-            "verify_ssl": BooleanField("Verify TLS", default=True),
-        }
-
     # -- settings ---------------------------------------------------------------------------
 
     @property
     def origin(self) -> str:
-        return str(self.extra("origin") or DEFAULT_ORIGIN)
+        return str(self.extra_or_default("origin"))
 
     @property
     def path_overrides(self) -> Mapping[str, str]:
@@ -160,7 +137,7 @@ class UsageIntelligenceHook(ApiHookBase):
             {
                 "Content-Type": "application/json",
                 "Accept": "application/json",
-                "RUI-Client": str(self.extra("client_name") or "airflow-provider-usageintel"),
+                "RUI-Client": str(self.extra_or_default("client_name")),
                 "RUI-Client-Version": __version__,
                 "Origin": self.origin,
             }
