@@ -97,7 +97,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
     Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator` (product_id,
     connection ids, asset_alias).
 
-    :return: the manifest: transferred and skipped files, bytes, durations.
+    Returns (pushed to XCom): the manifest: transferred and skipped files, bytes, durations.
     """
 
     template_fields: Sequence[str] = (
