@@ -21,7 +21,7 @@ from airflow_provider_usageintel.get_provider_info import get_provider_info
 SAMPLES = 5
 THEIRS = ("airflow.providers.amazon.aws.transfers.http_to_s3",)
 #: modules a DAG parse must not pay for (see tests/test_parse_imports.py).
-HEAVY = ("boto3", "botocore", "airflow_provider_usageintel.emulator", "fastapi", "uvicorn")
+HEAVY = ("boto3", "botocore", "airflow_provider_usageintel.emulator", "fastapi", "uvicorn", "openlineage")
 
 TIMED_IMPORT = """
 import importlib, json, sys, time

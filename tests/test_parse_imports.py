@@ -8,7 +8,7 @@ has long imported all of them.
 
 Airflow itself imports ``airflow.providers.amazon`` (the package and its
 ``get_provider_info``) when its providers manager reads every installed provider's
-metadata; nothing else of the Amazon provider may be loaded.
+metadata, and the same of the OpenLineage provider; nothing else of them may be loaded.
 """
 
 from __future__ import annotations
@@ -30,9 +30,15 @@ HEAVY = (
     "uvicorn",
     "pyarrow",
     "pandas",
+    "openlineage",  # lineage is reported after execute, and only when the provider is installed
+    "airflow.providers.openlineage",
 )
 #: what Airflow's providers manager loads of every installed provider: its metadata only.
-PROVIDER_METADATA = {"airflow.providers.amazon", "airflow.providers.amazon.get_provider_info"}
+PROVIDER_METADATA = {
+    f"airflow.providers.{name}{module}"
+    for name in ("amazon", "openlineage")
+    for module in ("", ".get_provider_info")
+}
 
 PROBE = """
 import importlib, importlib.util, json, sys

@@ -36,6 +36,7 @@ from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceAPIError,
     UsageIntelligenceValidationError,
 )
+from airflow_provider_usageintel.utils.lineage import Lineage, api_namespace
 from airflow_provider_usageintel.version import __version__
 
 T = TypeVar("T")
@@ -202,12 +203,16 @@ class ApiHookBase(BaseHook):
     default_base_url: ClassVar[str]
     #: HTTP connection pool size; transfers download several files at once.
     pool_size: ClassVar[int] = 16
+    #: scheme of this API's OpenLineage namespace (utils/lineage.py).
+    lineage_scheme: ClassVar[str]
 
     def __init__(self, conn_id: str | None = None, *, logger_name: str | None = None) -> None:
         super().__init__(logger_name=logger_name)
         self.conn_id = conn_id or self.default_conn_name
         self._settings: ConnectionSettings | None = None
         self._session: requests.Session | None = None
+        #: where the data read is noted for OpenLineage; the task that owns the hook sets it.
+        self.lineage: Lineage | None = None
 
     # -- settings and session ---------------------------------------------------------------
 
@@ -223,6 +228,11 @@ class ApiHookBase(BaseHook):
 
     def extra(self, name: str, default: Any = None) -> Any:
         return self.settings.extras.get(name, default)
+
+    def note_read(self, name: str) -> None:
+        """Note an API dataset this hook read data from (``name`` within its API's namespace)."""
+        if self.lineage is not None:
+            self.lineage.read(api_namespace(self.lineage_scheme, self.settings.base_url), name)
 
     def extra_or_default(self, name: str) -> Any:
         """An extra of this connection type, or its declared default when unset or empty."""

@@ -45,6 +45,7 @@ class FluidTopicsHook(ApiHookBase):
     default_conn_name = FLUID_TOPICS.default_conn_id
     conn_type = FLUID_TOPICS.conn_type
     hook_name = FLUID_TOPICS.hook_name
+    lineage_scheme = "fluidtopics"
     #: portals live on their own domains: the connection must name one.
     default_base_url: ClassVar[str] = ""
 
@@ -72,6 +73,7 @@ class FluidTopicsHook(ApiHookBase):
         """One page of ``POST /analytics/api/v1/events`` for a body as the seed describes it."""
         check(events_problems(body))
         ep = BY_NAME["events"]
+        self.note_read(ep.name)
         answer = self.send_json(ep.method, ep.path, json=body)
         if not isinstance(answer, dict) or not isinstance(answer.get(ep.result_key), list):
             raise UsageIntelligenceAPIError(200, f"{ep.method} {ep.path}", "answer has no 'results' list")
@@ -112,6 +114,7 @@ class FluidTopicsHook(ApiHookBase):
         body = event_counts_request(start, end, group_by_period=group_by_period, names=names)
         check(event_counts_problems(body))
         ep = BY_NAME["event_counts"]
+        self.note_read(ep.name)
         answer = self.send_json(ep.method, ep.path, json=body)
         results = answer.get("results") if isinstance(answer, dict) else None
         if not isinstance(results, list):

@@ -43,6 +43,7 @@ class FusionAuthHook(ApiHookBase):
     default_conn_name = FUSIONAUTH.default_conn_id
     conn_type = FUSIONAUTH.conn_type
     hook_name = FUSIONAUTH.hook_name
+    lineage_scheme = "fusionauth"
     #: self-hosted or cloud: the connection must name the server.
     default_base_url: ClassVar[str] = ""
 
@@ -98,6 +99,7 @@ class FusionAuthHook(ApiHookBase):
         params = report_params(
             name, start, end, applicationId=application_id, loginId=login_id, userId=user_id
         )
+        self.note_read(ep.name)
         answer = self.send_json(ep.method, report_path(ep, self.path_style), params=params)
         if not isinstance(answer, dict):
             raise UsageIntelligenceAPIError(200, f"{ep.method} {ep.path}", "expected a JSON object")

@@ -83,6 +83,7 @@ class UsageIntelligenceHook(ApiHookBase):
     default_conn_name = USAGE_INTELLIGENCE.default_conn_id
     conn_type = USAGE_INTELLIGENCE.conn_type
     hook_name = USAGE_INTELLIGENCE.hook_name
+    lineage_scheme = "usageintel"
     default_base_url: ClassVar[str] = "https://analytics-api.revenera.com"
 
     def __init__(
@@ -222,7 +223,10 @@ class UsageIntelligenceHook(ApiHookBase):
         params: Mapping[str, Any] | None = None,
     ) -> Any:
         """Send one API call as the table describes it; return the decoded JSON (``None`` if empty)."""
-        path = ep.url_path(self.product_id(product_id) if ep.takes_product_id else None)
+        pid = self.product_id(product_id) if ep.takes_product_id else None
+        path = ep.url_path(pid)
+        if ep.retry_safe:  # a read (writes are never re-sent): an input of the task's lineage
+            self.note_read(f"{pid}/{ep.name}" if pid else ep.name)
         label = f"{ep.method} {path}"
         kwargs: dict[str, Any] = {"params": dict(params) if params else None}
         if ep.method != "GET":

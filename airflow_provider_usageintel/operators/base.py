@@ -20,6 +20,7 @@ from airflow_provider_usageintel.api.files import FileKind, FileRecord, check_fi
 from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.base import ApiHookBase
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+from airflow_provider_usageintel.utils.lineage import lineage_of, operator_lineage
 from airflow_provider_usageintel.utils.sessions import end_session, ends_session
 
 T = TypeVar("T")
@@ -85,11 +86,24 @@ class ApiBaseOperator(BaseOperator, Generic[HookT]):
 
     @cached_property
     def hook(self) -> HookT:
-        return self.hook_class(getattr(self, self.hook_class.conn_name_attr))
+        return self.new_hook()
+
+    def new_hook(self) -> HookT:
+        """The task's hook, noting the data it reads in the task's lineage record."""
+        hook = self.hook_class(getattr(self, self.hook_class.conn_name_attr))
+        hook.lineage = lineage_of(self)
+        return hook
 
     def on_kill(self) -> None:
         """Log out now: a killed task may not get to unwind ``execute`` before it is gone."""
         end_session(self, forget=False)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage datasets of the run: API data read, S3 objects written (utils/lineage.py).
+
+        Read by the OpenLineage provider's listener when it is installed; ``None`` otherwise.
+        """
+        return operator_lineage(self)
 
 
 #: Airflow 3's cron schedules (CronTriggerTimetable) and manual runs have empty data intervals.
@@ -159,11 +173,12 @@ class UsageIntelligenceBaseOperator(ApiBaseOperator[UsageIntelligenceHook]):
         self.usage_intelligence_conn_id = usage_intelligence_conn_id
         self.product_id = product_id
 
-    @cached_property
-    def hook(self) -> UsageIntelligenceHook:
-        return UsageIntelligenceHook(
+    def new_hook(self) -> UsageIntelligenceHook:
+        hook = UsageIntelligenceHook(
             usage_intelligence_conn_id=self.usage_intelligence_conn_id, product_id=self.product_id
         )
+        hook.lineage = lineage_of(self)
+        return hook
 
     def check_product_id(self, problems: Problems) -> str | None:
         """The task's product (else the connection's), checked locally: no API call."""

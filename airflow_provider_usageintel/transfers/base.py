@@ -12,6 +12,7 @@ from airflow.sdk.bases.operator import partial as airflow_partial
 
 from airflow_provider_usageintel.operators.base import Problems, UsageIntelligenceBaseOperator
 from airflow_provider_usageintel.utils.assets import DEFAULT_ALIAS, default_outlets, record_objects
+from airflow_provider_usageintel.utils.lineage import lineage_of, s3_namespace
 from airflow_provider_usageintel.utils.ndjson import GzipNdjson
 from airflow_provider_usageintel.utils.progress import Progress
 from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, StreamingUpload
@@ -69,7 +70,10 @@ class S3DestinationOperator(BaseOperator):
         problems.check(check_bucket_name, self.s3_bucket)
 
     def record_assets(self, context: Mapping[str, Any], objects: list[tuple[str, dict[str, Any]]]) -> int:
-        """One Asset event per object ``(key, extra)`` written to the bucket."""
+        """One Asset event, and one OpenLineage output, per object ``(key, extra)`` written."""
+        lineage = lineage_of(self)
+        for key, _ in objects:
+            lineage.wrote(s3_namespace(self.s3_bucket), key)
         return record_objects(
             context, self.asset_alias, [(self.s3_bucket, key, extra) for key, extra in objects]
         )
