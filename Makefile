@@ -30,11 +30,12 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+	$(BIN)/mkdocs build --strict --site-dir build/site
 
 # Regenerate pages derived from code (a test fails when they are stale).
 gen-docs: $(STAMP)
 	$(BIN)/python -m airflow_provider_usageintel.api.reference docs/endpoints.md
+	$(BIN)/python -m airflow_provider_usageintel.connection_fields docs/connections.md
 
 # Rerun the reliability suite and rewrite docs/reliability.md from it (a test fails when it is stale).
 reliability-doc: $(STAMP)

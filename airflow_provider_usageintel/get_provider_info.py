@@ -4,86 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_usageintel.connection_fields import CONNECTION_TYPES
 from airflow_provider_usageintel.version import __version__
 
 PACKAGE = "airflow_provider_usageintel"
-
-
-def _conn_field(label: str, description: str, json_type: str, default: Any = None) -> dict[str, Any]:
-    schema: dict[str, Any] = {"type": [json_type, "null"]}
-    if default is not None:
-        schema["default"] = default
-    return {"label": label, "description": description, "schema": schema}
-
-
-USAGE_INTELLIGENCE_CONN_FIELDS: dict[str, dict[str, Any]] = {
-    "origin": _conn_field(
-        "Origin", "Origin header the API insists on.", "string", "https://analytics.revenera.com"
-    ),
-    "client_name": _conn_field("Client name", "Sent as the RUI-Client header.", "string"),
-    "product_id": _conn_field("Product ID", "Default product for every call that takes one.", "string"),
-    "timeout": _conn_field("Timeout (s)", "Connect and read timeout of each request.", "number", 60),
-    "max_retries": _conn_field(
-        "Max retries", "Retries on network errors, 429 and 502/503/504.", "integer", 5
-    ),
-    "verify_ssl": _conn_field("Verify TLS", "Verify the server's TLS certificate.", "boolean", True),
-}
-
-#: what every connection type of the provider takes besides its own fields.
-COMMON_CONN_FIELDS: dict[str, dict[str, Any]] = {
-    key: USAGE_INTELLIGENCE_CONN_FIELDS[key] for key in ("timeout", "max_retries", "verify_ssl")
-}
-
-FLUID_TOPICS_CONN_FIELDS: dict[str, dict[str, Any]] = {
-    "calling_app": _conn_field(
-        "Calling app", "Sent as the Ft-Calling-App header.", "string", "airflow-provider-usageintel"
-    ),
-    **COMMON_CONN_FIELDS,
-}
-
-FLUID_TOPICS_UI_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port", "login"],
-    "relabeling": {"host": "Portal base URL", "password": "API key"},
-    "placeholders": {"host": "https://doc.example.com", "calling_app": "airflow-provider-usageintel"},
-}
-
-FUSIONAUTH_CONN_FIELDS: dict[str, dict[str, Any]] = {
-    "tenant_id": _conn_field(
-        "Tenant ID", "Sent as X-FusionAuth-TenantId (needed when the key spans tenants).", "string"
-    ),
-    "path_style": _conn_field(
-        "Report paths",
-        "auto (singular, else plural on a 404), singular (current servers: daily-active-user) "
-        "or plural (Passport: daily-active-users).",
-        "string",
-        "auto",
-    ),
-    "report_timezone": _conn_field(
-        "Report time zone",
-        "The report time zone of the server's system settings (IANA name): the server truncates report "
-        "windows to its days, hours and months, so task windows are aligned to it.",
-        "string",
-        "UTC",
-    ),
-    **COMMON_CONN_FIELDS,
-}
-
-FUSIONAUTH_UI_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port", "login"],
-    "relabeling": {"host": "FusionAuth base URL", "password": "API key"},
-    "placeholders": {"host": "https://auth.example.com", "path_style": "auto", "report_timezone": "UTC"},
-}
-
-USAGE_INTELLIGENCE_UI_BEHAVIOUR: dict[str, Any] = {
-    "hidden-fields": ["schema", "port"],
-    "relabeling": {"host": "API base URL", "login": "User name"},
-    "placeholders": {
-        "host": "https://analytics-api.revenera.com",
-        "login": "analyst@example.com",
-        "origin": "https://analytics.revenera.com",
-        "product_id": "1234567890",
-    },
-}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -168,27 +92,6 @@ def get_provider_info() -> dict[str, Any]:
                 "python-module": f"{PACKAGE}.transfers.fusionauth_to_s3",
             },
         ],
-        "connection-types": [
-            {
-                "hook-class-name": f"{PACKAGE}.hooks.usage_intelligence.UsageIntelligenceHook",
-                "hook-name": "Usage Intelligence",
-                "connection-type": "usage_intelligence",
-                "ui-field-behaviour": USAGE_INTELLIGENCE_UI_BEHAVIOUR,
-                "conn-fields": USAGE_INTELLIGENCE_CONN_FIELDS,
-            },
-            {
-                "hook-class-name": f"{PACKAGE}.hooks.fluid_topics.FluidTopicsHook",
-                "hook-name": "Fluid Topics",
-                "connection-type": "fluid_topics",
-                "ui-field-behaviour": FLUID_TOPICS_UI_BEHAVIOUR,
-                "conn-fields": FLUID_TOPICS_CONN_FIELDS,
-            },
-            {
-                "hook-class-name": f"{PACKAGE}.hooks.fusionauth.FusionAuthHook",
-                "hook-name": "FusionAuth",
-                "connection-type": "fusionauth",
-                "ui-field-behaviour": FUSIONAUTH_UI_BEHAVIOUR,
-                "conn-fields": FUSIONAUTH_CONN_FIELDS,
-            },
-        ],
+        # form fields and behaviour are derived from connection_fields.py, like the hooks and the docs
+        "connection-types": [ctype.provider_info() for ctype in CONNECTION_TYPES],
     }

@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from benchmarks import imports, servers
 from benchmarks import scenario as scenario_module
-from benchmarks import servers
 
 MIB = 1024 * 1024
 RESULTS = Path(__file__).parent / "results" / "latest.md"
@@ -404,6 +404,15 @@ def clients_rows(r: dict[str, Any]) -> list[Row]:
     ]
 
 
+# -- scenario 6 ---------------------------------------------------------------------------------
+
+
+def import_rows(r: dict[str, Any]) -> list[Row]:
+    baseline, ours, ratio = imports.describe(r)
+    label = f"6. import cost over airflow.sdk, median of {len(r['ours']['all_seconds'])} (s)"
+    return [Row(label, baseline, ours, ratio, "< 1, nothing heavy", imports.passed(r))]
+
+
 # -- output ---------------------------------------------------------------------------------------
 
 
@@ -457,8 +466,10 @@ def main() -> int:
         raw["noop"] = noop(s3, tmp)
         print("5. client properties export", flush=True)
         raw["clients"] = clients(s3, tmp)
+    print("6. import cost", flush=True)
+    raw["imports"] = imports.measure()
     rows = memory_rows(raw) + throughput_rows(raw) + many_rows(raw) if "ours 1 GiB" in raw else []
-    rows += noop_rows(raw["noop"]) + clients_rows(raw["clients"])
+    rows += noop_rows(raw["noop"]) + clients_rows(raw["clients"]) + import_rows(raw["imports"])
     text = report(rows, raw, time.monotonic() - started)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(text)

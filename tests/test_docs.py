@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from airflow_provider_usageintel import connection_fields
 from airflow_provider_usageintel.api import reference
 from airflow_provider_usageintel.api.endpoints import ENDPOINTS
 
@@ -19,3 +21,26 @@ def test_every_endpoint_is_in_the_reference():
     text = reference.render()
     for ep in ENDPOINTS:
         assert f"`{ep.method} {ep.path}`" in text
+
+
+def test_connection_fields_are_generated_from_the_description():
+    committed = (DOCS / "connections.md").read_text(encoding="utf-8")
+    assert committed == connection_fields.render_page(committed), (
+        "docs/connections.md is stale: run `make gen-docs`"
+    )
+    for ctype in connection_fields.CONNECTION_TYPES:
+        for extra in ctype.extras:
+            assert f"extra `{extra.name}`" in committed
+
+
+def test_the_documented_uri_is_the_documented_json_connection():
+    from airflow.sdk.definitions.connection import Connection
+
+    text = (DOCS / "connections.md").read_text(encoding="utf-8")
+    uri = re.search(r"AIRFLOW_CONN_USAGE_INTELLIGENCE_DEFAULT='(usage-intelligence://[^']+)'", text)
+    document = re.search(r"AIRFLOW_CONN_USAGE_INTELLIGENCE_DEFAULT='(\{.+?\})'", text, re.DOTALL)
+    assert uri and document
+    from_uri = Connection.from_uri(uri.group(1), conn_id="u")
+    from_json = Connection.from_json(document.group(1), conn_id="j")
+    for attribute in ("conn_type", "host", "login", "password", "extra_dejson"):
+        assert getattr(from_uri, attribute) == getattr(from_json, attribute), attribute

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import importlib
 import json
+import re
 import subprocess
 import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import jsonschema
+import pytest
 
+from airflow_provider_usageintel.connection_fields import CONNECTION_TYPES
 from airflow_provider_usageintel.get_provider_info import get_provider_info
 
 
@@ -52,12 +56,76 @@ def test_connection_type_in_airflow_form_metadata():
 
     manager = ProvidersManager()
     assert "airflow-provider-usageintel" in manager.providers
-    assert "usage_intelligence" in manager.field_behaviours
     behaviour = manager.field_behaviours["usage_intelligence"]
     assert behaviour["relabeling"] == {"host": "API base URL", "login": "User name"}
     widgets = manager.connection_form_widgets
-    for field in ("origin", "client_name", "product_id", "timeout", "max_retries", "verify_ssl"):
-        assert f"extra__usage_intelligence__{field}" in widgets, field
+    for ctype in CONNECTION_TYPES:
+        assert manager.field_behaviours[ctype.conn_type]["hidden_fields"] == list(ctype.hidden)
+        offered = {name.split("__")[-1] for name in widgets if name.startswith(f"extra__{ctype.conn_type}__")}
+        # every extra the hooks read is in the form, but a mapping (set in the Extra JSON)
+        assert offered == {e.name for e in ctype.extras if e.kind != "object"}, ctype.conn_type
+    assert "extra__usage_intelligence__retry_wait" in widgets
+    assert "extra__usage_intelligence__endpoint_paths" not in widgets
+
+
+@pytest.mark.parametrize("ctype", CONNECTION_TYPES, ids=lambda c: c.conn_type)
+def test_hooks_take_their_names_and_form_from_the_one_description(ctype):
+    import airflow
+
+    module, _, name = ctype.hook_class.rpartition(".")
+    hook = getattr(importlib.import_module(module), name)
+    assert (hook.conn_type, hook.hook_name, hook.default_conn_name) == (
+        ctype.conn_type,
+        ctype.hook_name,
+        ctype.default_conn_id,
+    )
+    # BaseHook.get_ui_field_behaviour() has snake-case keys: Airflow validates them with this schema.
+    schema_path = Path(airflow.__file__).parent / "customized_form_field_behaviours.schema.json"
+    behaviour = hook.get_ui_field_behaviour()
+    jsonschema.validate(behaviour, json.loads(schema_path.read_text()))
+    kebab = ctype.ui_field_behaviour()
+    assert behaviour == {
+        "hidden_fields": kebab["hidden-fields"],
+        "relabeling": kebab["relabeling"],
+        "placeholders": kebab["placeholders"],
+    }
+
+
+@pytest.mark.parametrize("ctype", CONNECTION_TYPES, ids=lambda c: c.conn_type)
+def test_connection_type_names_are_what_airflow_can_find_again(ctype):
+    """Lower case, digits and ``_``: ``-`` is how a URI spells ``_``, so it cannot round-trip."""
+    from airflow.sdk.definitions.connection import Connection
+
+    assert re.fullmatch(r"[a-z][a-z0-9_]*", ctype.conn_type)
+    uri = Connection(conn_id="c", conn_type=ctype.conn_type, host="https://example.com").get_uri()
+    assert Connection.from_uri(uri, conn_id="c").conn_type == ctype.conn_type
+
+
+def test_hook_defaults_are_the_declared_defaults():
+    from airflow_provider_usageintel.connection_fields import COMMON_EXTRAS
+    from airflow_provider_usageintel.hooks.base import ConnectionSettings
+
+    class Bare:
+        host, port, login, password, extra_dejson = "https://example.com", None, "", "", {}
+
+    class Empty(Bare):  # the form saves an emptied field as null
+        extra_dejson = {extra.name: None for extra in COMMON_EXTRAS}
+
+    for conn in (Bare(), Empty()):
+        settings = ConnectionSettings.from_connection(conn, "")
+        for extra in COMMON_EXTRAS:
+            if extra.name != "allow_insecure_http":
+                assert getattr(settings, extra.name) == extra.default, extra.name
+
+
+def test_documented_retry_statuses_are_the_ones_retried():
+    from airflow_provider_usageintel.connection_fields import COMMON_EXTRAS
+    from airflow_provider_usageintel.hooks import base
+
+    text = next(e for e in COMMON_EXTRAS if e.name == "max_retries").description
+    for status in base.RETRY_ALWAYS | base.RETRY_IF_SAFE:
+        assert str(status) in text
+    assert "reads" in text
 
 
 def test_airflow_providers_list_shows_provider():

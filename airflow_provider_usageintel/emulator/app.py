@@ -18,7 +18,9 @@ Control API (no authentication; never faulted; not in the request log):
   "after_bytes", "delay_s", "count"}`` -> the queued fault (see :mod:`.faults`);
   ``GET`` lists pending faults, ``DELETE`` drops them.
 * ``GET  /_emulator/requests`` -> ``[{"method", "path", "status"}, ...]`` (paths only).
-* ``POST /_emulator/reset``: drop pending faults and the request log (204).
+* ``GET  /_emulator/sessions`` -> ``{"logins", "logouts", "open"}``: Usage Intelligence logins,
+  sessions ended by a logout, and sessions still open (neither logged out nor expired).
+* ``POST /_emulator/reset``: drop pending faults, the request log and the login counts (204).
 """
 
 from __future__ import annotations
@@ -439,10 +441,15 @@ def _log_routes(router: APIRouter, context: EmulatorContext) -> None:
     async def list_requests() -> list[dict[str, Any]]:
         return [entry.to_json() for entry in context.log.entries()]
 
+    @router.get("/sessions")
+    async def session_counts() -> dict[str, int]:
+        return context.sessions.counts()
+
     @router.post("/reset", status_code=204)
     async def reset() -> Response:
         context.faults.clear()
         context.log.clear()
+        context.sessions.reset_counts()
         return Response(status_code=204)
 
 

@@ -296,6 +296,11 @@ class EmulatorControl:
         result: list[dict[str, Any]] = self._call("GET", "/requests")
         return result
 
+    def sessions(self) -> dict[str, int]:
+        """``{"logins", "logouts", "open"}``: logins, sessions ended by a logout, sessions still open."""
+        result: dict[str, int] = self._call("GET", "/sessions")
+        return result
+
     def reset(self) -> None:
-        """Drop pending faults and the request log."""
+        """Drop pending faults, the request log and the login counts."""
         self._call("POST", "/reset")

@@ -122,7 +122,11 @@ class Session:
 
 
 class SessionStore:
-    """Issued CSRF tokens and live sessions, with idle expiry on a monotonic clock."""
+    """Issued CSRF tokens and live sessions, with idle expiry on a monotonic clock.
+
+    Also counts logins and the sessions logouts ended, since the last :meth:`reset_counts`:
+    the real API limits concurrent sessions per account, so a client must end each one.
+    """
 
     def __init__(self, idle_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.idle_seconds = idle_seconds
@@ -130,6 +134,8 @@ class SessionStore:
         self._csrf: set[str] = set()
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
+        self._logins = 0
+        self._logouts = 0
 
     def issue_csrf(self) -> str:
         token = secrets.token_urlsafe(24)
@@ -148,6 +154,7 @@ class SessionStore:
             self._csrf.discard(presented_csrf)
             self._csrf.add(session.csrf)
             self._sessions[session.token] = session
+            self._logins += 1
         return session
 
     def lookup(self, token: str | None, csrf: str | None) -> Session | None:
@@ -178,16 +185,28 @@ class SessionStore:
             ended = [
                 s
                 for s in self._sessions.values()
-                if s is session or (all_sessions and s.user == session.user)
+                if s.active and (s is session or (all_sessions and s.user == session.user))
             ]
             for ended_session in ended:
                 ended_session.active = False
                 self._csrf.discard(ended_session.csrf)
+            self._logouts += len(ended)
             return len(ended)
 
     def active_count(self) -> int:
         with self._lock:
             return sum(1 for s in self._sessions.values() if s.active)
+
+    def counts(self) -> dict[str, int]:
+        """``logins``, sessions ended by ``logouts``, and sessions ``open`` (not ended, not expired)."""
+        now = self._monotonic()
+        with self._lock:
+            live = [s for s in self._sessions.values() if s.active and now - s.last_used <= self.idle_seconds]
+            return {"logins": self._logins, "logouts": self._logouts, "open": len(live)}
+
+    def reset_counts(self) -> None:
+        with self._lock:
+            self._logins = self._logouts = 0
 
 
 @dataclass

@@ -14,6 +14,7 @@ import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
@@ -22,21 +23,24 @@ from airflow.sdk import BaseHook
 from airflow.sdk.log import mask_secret
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
+from typing_extensions import Self
 from urllib3.exceptions import ReadTimeoutError
 
+from airflow_provider_usageintel.connection_fields import (
+    RETRY_ALWAYS,
+    RETRY_IF_SAFE,
+    ConnectionType,
+    common_default,
+)
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceAPIError,
     UsageIntelligenceValidationError,
 )
+from airflow_provider_usageintel.utils.lineage import Lineage, api_namespace
 from airflow_provider_usageintel.version import __version__
 
 T = TypeVar("T")
 
-#: statuses that say "not now": the request was not processed, so even a write may be re-sent.
-RETRY_ALWAYS = frozenset({429, 503})
-#: statuses worth another try for reads; a write may already have been applied behind a gateway.
-RETRY_IF_SAFE = frozenset({500, 502, 504})
-#: never retried: the same request would fail the same way.
 MAX_REASON_CHARS = 500
 LOOPBACK_NAMES = frozenset({"localhost"})
 
@@ -98,29 +102,36 @@ class ConnectionSettings:
     login: str
     password: str
     extras: Mapping[str, Any]
-    timeout: float = 60.0
-    max_retries: int = 5
-    verify_ssl: bool = True
+    # Defaults (and the extras' meaning) come from connection_fields.py, as do the form and the docs.
+    timeout: float = common_default("timeout")
+    max_retries: int = common_default("max_retries")
+    verify_ssl: bool = common_default("verify_ssl")
     #: first backoff step in seconds (doubles each try, with jitter).
-    retry_wait: float = 1.0
+    retry_wait: float = common_default("retry_wait")
     #: upper bound of one wait, including a server's Retry-After.
-    max_retry_wait: float = 120.0
+    max_retry_wait: float = common_default("max_retry_wait")
     user_agent: str = field(default=f"airflow-provider-usageintel/{__version__}")
 
     @classmethod
     def from_connection(cls, conn: Any, default_base_url: str) -> ConnectionSettings:
         extras: dict[str, Any] = dict(conn.extra_dejson or {})
-        allow_http = _as_bool(extras.get("allow_insecure_http", False), "allow_insecure_http")
+
+        def given(name: str) -> Any:
+            """The extra, or its default; the form sends ``null`` for a field left empty."""
+            value = extras.get(name)
+            return common_default(name) if value is None else value
+
+        allow_http = _as_bool(given("allow_insecure_http"), "allow_insecure_http")
         return cls(
             base_url=normalise_base_url(conn.host, default_base_url, conn.port, allow_http=allow_http),
             login=conn.login or "",
             password=conn.password or "",
             extras=extras,
-            timeout=_as_number(extras.get("timeout", 60), "timeout", minimum=0.001),
-            max_retries=int(_as_number(extras.get("max_retries", 5), "max_retries", minimum=0, integer=True)),
-            verify_ssl=_as_bool(extras.get("verify_ssl", True), "verify_ssl"),
-            retry_wait=_as_number(extras.get("retry_wait", 1.0), "retry_wait", minimum=0),
-            max_retry_wait=_as_number(extras.get("max_retry_wait", 120.0), "max_retry_wait", minimum=0),
+            timeout=_as_number(given("timeout"), "timeout", minimum=0.001),
+            max_retries=int(_as_number(given("max_retries"), "max_retries", minimum=0, integer=True)),
+            verify_ssl=_as_bool(given("verify_ssl"), "verify_ssl"),
+            retry_wait=_as_number(given("retry_wait"), "retry_wait", minimum=0),
+            max_retry_wait=_as_number(given("max_retry_wait"), "max_retry_wait", minimum=0),
         )
 
 
@@ -183,20 +194,25 @@ class ApiHookBase(BaseHook):
     """
 
     conn_name_attr: ClassVar[str]
+    #: the connection type as data (connection_fields.py): its name, form and defaults.
+    connection: ClassVar[ConnectionType]
+    #: Airflow reads these three class attributes; set them from ``connection``.
     default_conn_name: ClassVar[str]
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
     default_base_url: ClassVar[str]
     #: HTTP connection pool size; transfers download several files at once.
     pool_size: ClassVar[int] = 16
-    #: the connection form's field behaviour, as declared in the provider info.
-    ui_field_behaviour: ClassVar[Mapping[str, Any]] = {}
+    #: scheme of this API's OpenLineage namespace (utils/lineage.py).
+    lineage_scheme: ClassVar[str]
 
     def __init__(self, conn_id: str | None = None, *, logger_name: str | None = None) -> None:
         super().__init__(logger_name=logger_name)
         self.conn_id = conn_id or self.default_conn_name
         self._settings: ConnectionSettings | None = None
         self._session: requests.Session | None = None
+        #: where the data read is noted for OpenLineage; the task that owns the hook sets it.
+        self.lineage: Lineage | None = None
 
     # -- settings and session ---------------------------------------------------------------
 
@@ -213,10 +229,24 @@ class ApiHookBase(BaseHook):
     def extra(self, name: str, default: Any = None) -> Any:
         return self.settings.extras.get(name, default)
 
+    def note_read(self, name: str) -> None:
+        """Note an API dataset this hook read data from (``name`` within its API's namespace)."""
+        if self.lineage is not None:
+            self.lineage.read(api_namespace(self.lineage_scheme, self.settings.base_url), name)
+
+    def extra_or_default(self, name: str) -> Any:
+        """An extra of this connection type, or its declared default when unset or empty."""
+        value = self.extra(name)
+        return self.connection.default(name) if value in (None, "") else value
+
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel the standard fields (Airflow < 3.2 reads this; newer versions read provider info)."""
-        return dict(cls.ui_field_behaviour)
+        """The form's field behaviour, as ``BaseHook`` defines it (snake-case keys).
+
+        Airflow reads the provider info's ``ui-field-behaviour`` instead; both come from
+        connection_fields.py.
+        """
+        return cls.connection.hook_field_behaviour()
 
     def get_conn(self) -> requests.Session:
         """The session every call goes through, created (and authenticated) on first use."""
@@ -241,6 +271,23 @@ class ApiHookBase(BaseHook):
         if self._session is not None:
             self._session.close()
             self._session = None
+
+    def end_session(self) -> None:
+        """End what this hook holds open on the server and locally; safe to call again.
+
+        Every operator, sensor and trigger calls it once it stops, whatever the outcome.
+        Key-authenticated APIs have no server session: closing the sockets is all; hooks
+        that log in override it to log out first.
+        """
+        self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.end_session()
 
     # -- calls ------------------------------------------------------------------------------
 

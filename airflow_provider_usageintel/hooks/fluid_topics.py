@@ -27,11 +27,11 @@ from airflow_provider_usageintel.api.fluid_topics import (
     events_request,
     utc_now,
 )
+from airflow_provider_usageintel.connection_fields import FLUID_TOPICS
 from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError
-from airflow_provider_usageintel.get_provider_info import FLUID_TOPICS_UI_BEHAVIOUR
 from airflow_provider_usageintel.hooks.base import ApiHookBase
 
-DEFAULT_CALLING_APP = "airflow-provider-usageintel"
+DEFAULT_CALLING_APP: str = FLUID_TOPICS.default("calling_app")
 
 
 class FluidTopicsHook(ApiHookBase):
@@ -42,12 +42,13 @@ class FluidTopicsHook(ApiHookBase):
     """
 
     conn_name_attr = "fluid_topics_conn_id"
-    default_conn_name = "fluid_topics_default"
-    conn_type = "fluid_topics"
-    hook_name = "Fluid Topics"
+    connection = FLUID_TOPICS
+    default_conn_name = FLUID_TOPICS.default_conn_id
+    conn_type = FLUID_TOPICS.conn_type
+    hook_name = FLUID_TOPICS.hook_name
+    lineage_scheme = "fluidtopics"
     #: portals live on their own domains: the connection must name one.
     default_base_url: ClassVar[str] = ""
-    ui_field_behaviour = FLUID_TOPICS_UI_BEHAVIOUR
 
     def __init__(self, fluid_topics_conn_id: str = default_conn_name) -> None:
         super().__init__(fluid_topics_conn_id)
@@ -55,7 +56,7 @@ class FluidTopicsHook(ApiHookBase):
 
     @property
     def calling_app(self) -> str:
-        return str(self.extra("calling_app") or DEFAULT_CALLING_APP)
+        return str(self.extra_or_default("calling_app"))
 
     def _prepare_session(self, session: requests.Session) -> None:
         session.headers.update(
@@ -77,6 +78,7 @@ class FluidTopicsHook(ApiHookBase):
         """
         check(events_problems(body, now or utc_now()))
         ep = BY_NAME["events"]
+        self.note_read(ep.name)
         answer = self.send_json(ep.method, ep.path, json=body)
         if not isinstance(answer, dict) or not isinstance(answer.get(ep.result_key), list):
             raise UsageIntelligenceAPIError(200, f"{ep.method} {ep.path}", "answer has no 'results' list")
@@ -118,6 +120,7 @@ class FluidTopicsHook(ApiHookBase):
         body = event_counts_request(start, end, group_by_period=group_by_period, names=names)
         check(event_counts_problems(body, utc_now()))
         ep = BY_NAME["event_counts"]
+        self.note_read(ep.name)
         answer = self.send_json(ep.method, ep.path, json=body)
         results = answer.get("results") if isinstance(answer, dict) else None
         if not isinstance(results, list):

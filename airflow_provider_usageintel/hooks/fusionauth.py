@@ -32,8 +32,8 @@ from airflow_provider_usageintel.api.fusionauth import (
     window_intervals,
     with_periods,
 )
+from airflow_provider_usageintel.connection_fields import FUSIONAUTH
 from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError, UsageIntelligenceValidationError
-from airflow_provider_usageintel.get_provider_info import FUSIONAUTH_UI_BEHAVIOUR
 from airflow_provider_usageintel.hooks.base import ApiHookBase
 from airflow_provider_usageintel.utils.periods import zone
 
@@ -54,12 +54,13 @@ class FusionAuthHook(ApiHookBase):
     """
 
     conn_name_attr = "fusionauth_conn_id"
-    default_conn_name = "fusionauth_default"
-    conn_type = "fusionauth"
-    hook_name = "FusionAuth"
+    connection = FUSIONAUTH
+    default_conn_name = FUSIONAUTH.default_conn_id
+    conn_type = FUSIONAUTH.conn_type
+    hook_name = FUSIONAUTH.hook_name
+    lineage_scheme = "fusionauth"
     #: self-hosted or cloud: the connection must name the server.
     default_base_url: ClassVar[str] = ""
-    ui_field_behaviour = FUSIONAUTH_UI_BEHAVIOUR
 
     def __init__(self, fusionauth_conn_id: str = default_conn_name) -> None:
         super().__init__(fusionauth_conn_id)
@@ -70,14 +71,14 @@ class FusionAuthHook(ApiHookBase):
     @property
     def path_style(self) -> str:
         """``auto`` (the default: singular, else plural), ``singular`` or ``plural``: checked."""
-        return check_path_style(self.extra("path_style") or "auto")
+        return check_path_style(str(self.extra_or_default("path_style")))
 
     @property
     def report_timezone(self) -> str:
         """The server's report time zone (a system setting the API does not expose), checked."""
-        name = self.extra("report_timezone") or "UTC"
+        name = str(self.extra_or_default("report_timezone"))
         zone(name, "extra.report_timezone")
-        return str(name)
+        return name
 
     def _prepare_session(self, session: requests.Session) -> None:
         session.headers.update({"Authorization": self.settings.password, "Accept": "application/json"})
@@ -118,6 +119,7 @@ class FusionAuthHook(ApiHookBase):
         params = report_params(
             name, start, end, applicationId=application_id, loginId=login_id, userId=user_id
         )
+        self.note_read(ep.name)
         answer = self._get_report(ep, params)
         if not isinstance(answer, dict):
             raise UsageIntelligenceAPIError(200, f"{ep.method} {ep.path}", "expected a JSON object")

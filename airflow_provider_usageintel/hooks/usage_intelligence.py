@@ -10,11 +10,9 @@ replays the call once.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from types import TracebackType
 from typing import IO, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -37,12 +35,13 @@ from airflow_provider_usageintel.api.files import (
     parse_file_list,
 )
 from airflow_provider_usageintel.api.validation import validate_request
+from airflow_provider_usageintel.connection_fields import USAGE_INTELLIGENCE
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceAPIError,
     UsageIntelligenceAuthError,
+    UsageIntelligenceError,
     UsageIntelligenceValidationError,
 )
-from airflow_provider_usageintel.get_provider_info import USAGE_INTELLIGENCE_UI_BEHAVIOUR
 from airflow_provider_usageintel.hooks.base import MAX_REASON_CHARS, ApiHookBase
 from airflow_provider_usageintel.hooks.download import (
     DEFAULT_CHUNK_SIZE,
@@ -53,7 +52,7 @@ from airflow_provider_usageintel.hooks.download import (
 from airflow_provider_usageintel.utils.secrets import protect_signed_url
 from airflow_provider_usageintel.version import __version__
 
-DEFAULT_ORIGIN = "https://analytics.revenera.com"
+DEFAULT_ORIGIN: str = USAGE_INTELLIGENCE.default("origin")
 SESSION_COOKIES = ("RUI-Session-Token", "RUI-Csrf")
 #: "Cookie Missing" on login is cured by a fresh CSRF cookie; more tries than this means something else.
 COOKIE_MISSING_TRIES = 3
@@ -89,9 +88,11 @@ class UsageIntelligenceHook(ApiHookBase):
     """
 
     conn_name_attr = "usage_intelligence_conn_id"
-    default_conn_name = "usage_intelligence_default"
-    conn_type = "usage_intelligence"
-    hook_name = "Usage Intelligence"
+    connection = USAGE_INTELLIGENCE
+    default_conn_name = USAGE_INTELLIGENCE.default_conn_id
+    conn_type = USAGE_INTELLIGENCE.conn_type
+    hook_name = USAGE_INTELLIGENCE.hook_name
+    lineage_scheme = "usageintel"
     default_base_url: ClassVar[str] = "https://analytics-api.revenera.com"
 
     def __init__(
@@ -109,35 +110,11 @@ class UsageIntelligenceHook(ApiHookBase):
         self._login_lock = threading.RLock()
         self._login_generation = 0
 
-    # -- Airflow connection form ------------------------------------------------------------
-
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        """Relabel the standard fields (Airflow < 3.2 reads this; newer versions read provider info)."""
-        return USAGE_INTELLIGENCE_UI_BEHAVIOUR
-
-    @classmethod
-    def get_connection_form_widgets(cls) -> dict[str, Any]:
-        """Extra fields for Airflow versions whose UI still builds forms from widgets."""
-        try:
-            from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
-            from wtforms import BooleanField, IntegerField, StringField
-        except ImportError:  # Airflow >= 3.2 renders conn-fields from provider info instead
-            return {}
-        return {
-            "origin": StringField("Origin", widget=BS3TextFieldWidget(), default=DEFAULT_ORIGIN),
-            "client_name": StringField("Client name", widget=BS3TextFieldWidget()),
-            "product_id": StringField("Product ID", widget=BS3TextFieldWidget()),
-            "timeout": IntegerField("Timeout (s)", widget=BS3TextFieldWidget(), default=60),
-            "max_retries": IntegerField("Max retries", widget=BS3TextFieldWidget(), default=5),
-            "verify_ssl": BooleanField("Verify TLS", default=True),
-        }
-
     # -- settings ---------------------------------------------------------------------------
 
     @property
     def origin(self) -> str:
-        return str(self.extra("origin") or DEFAULT_ORIGIN)
+        return str(self.extra_or_default("origin"))
 
     @property
     def path_overrides(self) -> Mapping[str, str]:
@@ -184,7 +161,7 @@ class UsageIntelligenceHook(ApiHookBase):
             {
                 "Content-Type": "application/json",
                 "Accept": "application/json",
-                "RUI-Client": str(self.extra("client_name") or "airflow-provider-usageintel"),
+                "RUI-Client": str(self.extra_or_default("client_name")),
                 "RUI-Client-Version": __version__,
                 "Origin": self.origin,
             }
@@ -242,15 +219,11 @@ class UsageIntelligenceHook(ApiHookBase):
             self._session.cookies.clear()
             self._logged_in = False
 
-    def __enter__(self) -> UsageIntelligenceHook:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def end_session(self) -> None:
+        """Log out (a failure is only logged: the task's own outcome matters more), then close."""
         try:
             self.logout()
-        except UsageIntelligenceAPIError as error:
+        except UsageIntelligenceError as error:
             self.log.warning("Logout failed: %s", error)
         finally:
             self.close()
@@ -299,6 +272,8 @@ class UsageIntelligenceHook(ApiHookBase):
         self, ep: Endpoint, template: str, pid: str | None, body: Any, params: Mapping[str, Any] | None
     ) -> Any:
         path = ep.url_path(pid, template)
+        if ep.retry_safe:  # a read (writes are never re-sent): an input of the task's lineage
+            self.note_read(f"{pid}/{ep.name}" if pid else ep.name)
         label = f"{ep.method} {path}"
         kwargs: dict[str, Any] = {"params": dict(params) if params else None}
         if ep.method != "GET":
@@ -579,9 +554,7 @@ class UsageIntelligenceHook(ApiHookBase):
         except Exception as exc:  # the UI shows the message; every error text here is secret-free
             return False, str(exc)
         finally:
-            with contextlib.suppress(UsageIntelligenceAPIError):
-                self.logout()
-            self.close()
+            self.end_session()
         count = sum(len(c.get("properties") or []) for c in categories if isinstance(c, dict))
         return (
             True,

@@ -19,6 +19,8 @@ from airflow_provider_usageintel.api.files import FileKind, FileRecord, check_fi
 from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.base import ApiHookBase
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+from airflow_provider_usageintel.utils.lineage import lineage_of, operator_lineage
+from airflow_provider_usageintel.utils.sessions import end_session, ends_session
 
 T = TypeVar("T")
 HookT = TypeVar("HookT", bound=ApiHookBase)
@@ -75,12 +77,35 @@ class ApiBaseOperator(BaseOperator, Generic[HookT]):
     hook_class: type[HookT]
     ui_color = UI_COLOR
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every ``execute`` of a subclass ends the API session it opened (see utils/sessions.py)."""
+        super().__init_subclass__(**kwargs)
+        if "execute" in cls.__dict__:
+            setattr(cls, "execute", ends_session(cls.__dict__["execute"]))  # noqa: B010 - mypy
+
     @cached_property
     def hook(self) -> HookT:
-        return self.hook_class(getattr(self, self.hook_class.conn_name_attr))
+        return self.new_hook()
+
+    def new_hook(self) -> HookT:
+        """The task's hook, noting the data it reads in the task's lineage record."""
+        hook = self.hook_class(getattr(self, self.hook_class.conn_name_attr))
+        hook.lineage = lineage_of(self)
+        return hook
+
+    def on_kill(self) -> None:
+        """Log out now: a killed task may not get to unwind ``execute`` before it is gone."""
+        end_session(self, forget=False)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage datasets of the run: API data read, S3 objects written (utils/lineage.py).
+
+        Read by the OpenLineage provider's listener when it is installed; ``None`` otherwise.
+        """
+        return operator_lineage(self)
 
 
-class UsageIntelligenceBaseOperator(BaseOperator):
+class UsageIntelligenceBaseOperator(ApiBaseOperator[UsageIntelligenceHook]):
     """Base of the Usage Intelligence operators.
 
     The hook is built on first use inside ``execute``: creating the operator
@@ -90,8 +115,8 @@ class UsageIntelligenceBaseOperator(BaseOperator):
     :param product_id: product to query; defaults to the connection's extra ``product_id``. (templated)
     """
 
+    hook_class = UsageIntelligenceHook
     template_fields: Sequence[str] = ("usage_intelligence_conn_id", "product_id")
-    ui_color = UI_COLOR
 
     def __init__(
         self,
@@ -104,11 +129,12 @@ class UsageIntelligenceBaseOperator(BaseOperator):
         self.usage_intelligence_conn_id = usage_intelligence_conn_id
         self.product_id = product_id
 
-    @cached_property
-    def hook(self) -> UsageIntelligenceHook:
-        return UsageIntelligenceHook(
+    def new_hook(self) -> UsageIntelligenceHook:
+        hook = UsageIntelligenceHook(
             usage_intelligence_conn_id=self.usage_intelligence_conn_id, product_id=self.product_id
         )
+        hook.lineage = lineage_of(self)
+        return hook
 
     def check_product_id(self, problems: Problems) -> str | None:
         """The task's product (else the connection's), checked locally: no API call."""

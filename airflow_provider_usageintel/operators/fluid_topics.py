@@ -78,7 +78,7 @@ class FluidTopicsEventCountsOperator(FluidTopicsBaseOperator):
 
     Also takes the parameters of :class:`FluidTopicsBaseOperator`.
 
-    :return: ``[{"name", "periods": [{"periodStartDate", "periodEndDate", "eventCount"}]}]``.
+    Returns (pushed to XCom): ``[{"name", "periods": [{"periodStartDate", "periodEndDate", "eventCount"}]}]``.
     """
 
     template_fields: Sequence[str] = (*FluidTopicsBaseOperator.template_fields, "group_by_period")

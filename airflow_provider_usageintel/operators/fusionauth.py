@@ -153,8 +153,8 @@ class FusionAuthReportOperator(FusionAuthBaseOperator):
 
     Takes the parameters of :class:`FusionAuthBaseOperator`.
 
-    :return: the report as the server sends it, e.g. ``{"total": 30, "dailyActiveUsers":
-        [{"interval": 19797, "count": 10, "period": "2024-03-14"}]}``.
+    Returns (pushed to XCom): the report as the server sends it, e.g. ``{"total": 30, "dailyActiveUsers":
+    [{"interval": 19797, "count": 10, "period": "2024-03-14"}]}``.
     """
 
     def execute(self, context: Context) -> dict[str, Any]:

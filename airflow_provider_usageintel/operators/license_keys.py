@@ -128,8 +128,9 @@ class UsageIntelligenceLicenseKeysOperator(UsageIntelligenceBaseOperator):
     :param search_request: body of a search (``filters``, ``sorting``, ``paging``). (templated)
     :param batch_size: keys per call: one write batch, or one page of a search.
     :param count_only: for a search, return only the number of matching keys.
-    :return: search: ``{"action", "count", "keys"}`` (no ``keys`` with ``count_only``);
-        insert/update: ``{"action", "keys", "sent", "batches", "failed_batches"}``.
+
+    Returns (pushed to XCom): search: ``{"action", "count", "keys"}`` (no ``keys`` with ``count_only``);
+    insert/update: ``{"action", "keys", "sent", "batches", "failed_batches"}``.
     """
 
     template_fields: Sequence[str] = (

@@ -258,7 +258,8 @@ class UsageIntelligenceListFilesOperator(_FileOperator):
     :param since: first day wanted (``YYYY-MM-DD`` or a date); files overlapping it match. (templated)
     :param until: last day wanted, inclusive. (templated)
     :param file_names: keep only these names. (templated)
-    :return: a list of :meth:`FileRecord.to_dict` dicts, oldest first.
+
+    Returns (pushed to XCom): a list of ``FileRecord.to_dict()`` dicts, oldest first.
     """
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
@@ -319,8 +320,9 @@ class UsageIntelligenceDownloadFileOperator(_FileOperator):
     :param overwrite: download even when a file of the listed size is present already.
     :param verify_zip: check the archive's CRCs before it replaces anything.
     :param progress_interval: seconds between progress lines (files, bytes, rate).
-    :return: per file ``{"file_name", "file_kind", "path", "size", "sha256", "skipped",
-        "extracted"}``: one dict when ``files`` is one record, else a list.
+
+    Returns (pushed to XCom): per file ``{"file_name", "file_kind", "path", "size", "sha256", "skipped",
+    "extracted"}``: one dict when ``files`` is one record, else a list.
     """
 
     template_fields: Sequence[str] = (*_FileOperator.template_fields, "files", "local_dir")

@@ -17,6 +17,7 @@ from airflow_provider_usageintel.api.selection import DateLike
 from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from airflow_provider_usageintel.utils.file_wait import FileWait, newest_final_period, summarise
+from airflow_provider_usageintel.utils.sessions import end_session
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -99,12 +100,9 @@ class UsageIntelligenceFileSensor(BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         wait = self.file_wait(context)  # before the poke loop, so silent_fail cannot swallow a bad parameter
         deadline = time.time() + self.timeout
-        try:
-            if not self.deferrable:
-                return super().execute(context)
-            found, missing = self._check(wait)
-        finally:
-            self._end_session()
+        if not self.deferrable:
+            return super().execute(context)
+        found, missing = self._check(wait)
         if not missing:
             return [r.to_dict() for r in found]
         self.log.info("Deferring: polling every %s s for at most %s s", self.poke_interval, self.timeout)
@@ -137,7 +135,12 @@ class UsageIntelligenceFileSensor(BaseSensorOperator):
         raise UsageIntelligenceError(message)
 
     def _check(self, wait: FileWait) -> tuple[list[FileRecord], list[str]]:
-        found, missing = wait.check(self.hook.list_files(wait.file_kind, wait.product_id, wait.frequency))
+        """One listing; the session ends right after it, so a poke loop holds none between pokes."""
+        try:
+            records = self.hook.list_files(wait.file_kind, wait.product_id, wait.frequency)
+        finally:
+            end_session(self)
+        found, missing = wait.check(records)
         if missing:
             self.log.info("Waiting for %s; missing: %s", wait.describe(), summarise(missing))
         else:
@@ -158,9 +161,5 @@ class UsageIntelligenceFileSensor(BaseSensorOperator):
             poll_interval=self.poke_interval,
         )
 
-    def _end_session(self) -> None:
-        """Log out once the sensor stops (done, rescheduled, deferred or failed); no session is left open."""
-        hook = self.__dict__.pop("hook", None)
-        if hook is not None:
-            with hook:
-                pass
+    def on_kill(self) -> None:
+        end_session(self, forget=False)

@@ -10,9 +10,9 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.bases.operator import partial as airflow_partial
 
-from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 from airflow_provider_usageintel.operators.base import Problems, UsageIntelligenceBaseOperator
 from airflow_provider_usageintel.utils.assets import DEFAULT_ALIAS, default_outlets, record_objects
+from airflow_provider_usageintel.utils.lineage import lineage_of, s3_namespace
 from airflow_provider_usageintel.utils.ndjson import GzipNdjson
 from airflow_provider_usageintel.utils.progress import Progress
 from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, StreamingUpload
@@ -60,6 +60,9 @@ class S3DestinationOperator(BaseOperator):
 
     @cached_property
     def s3(self) -> Any:
+        """The boto3 S3 client; boto3 and the Amazon provider load here, never at DAG-parse time."""
+        from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
+
         return ArchiveS3Hook(aws_conn_id=self.aws_conn_id, caller=type(self).__name__).get_conn()
 
     def check_target(self, problems: Problems) -> None:
@@ -67,7 +70,10 @@ class S3DestinationOperator(BaseOperator):
         problems.check(check_bucket_name, self.s3_bucket)
 
     def record_assets(self, context: Mapping[str, Any], objects: list[tuple[str, dict[str, Any]]]) -> int:
-        """One Asset event per object ``(key, extra)`` written to the bucket."""
+        """One Asset event, and one OpenLineage output, per object ``(key, extra)`` written."""
+        lineage = lineage_of(self)
+        for key, _ in objects:
+            lineage.wrote(s3_namespace(self.s3_bucket), key)
         return record_objects(
             context, self.asset_alias, [(self.s3_bucket, key, extra) for key, extra in objects]
         )

@@ -34,7 +34,7 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
 
     Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator`.
 
-    :return: key, rows, bytes, SHA-256 of the object and duration.
+    Returns (pushed to XCom): key, rows, bytes, SHA-256 of the object and duration.
     """
 
     template_fields: Sequence[str] = ("request", "s3_bucket", "s3_key", "product_id")

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow.sdk import Context
-from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_usageintel.api.files import FileRecord, Frequency
 from airflow_provider_usageintel.api.selection import DateLike, FileSelection
@@ -40,6 +39,7 @@ from airflow_provider_usageintel.utils.keys import (
     selection_prefix,
 )
 from airflow_provider_usageintel.utils.progress import Progress
+from airflow_provider_usageintel.utils.s3_errors import s3_errors
 from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, StreamingUpload
 from airflow_provider_usageintel.utils.s3_validation import check_key
 from airflow_provider_usageintel.utils.zipcheck import verified_zip
@@ -97,7 +97,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
     Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator` (product_id,
     connection ids, asset_alias).
 
-    :return: the manifest: transferred and skipped files, bytes, durations.
+    Returns (pushed to XCom): the manifest: transferred and skipped files, bytes, durations.
     """
 
     template_fields: Sequence[str] = (
@@ -315,7 +315,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         """The index only saves requests: failing to write it must not fail (or hide) the transfer."""
         try:
             index.save()
-        except (BotoCoreError, ClientError) as exc:
+        except s3_errors() as exc:
             self.log.warning(
                 "Archive index %s not updated (%s); the next run checks with HeadObject", index.key, exc
             )
@@ -380,7 +380,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
                 try:
                     transferred.append(future.result())
                     progress.file_done()
-                except (UsageIntelligenceError, BotoCoreError, ClientError) as exc:
+                except s3_errors(UsageIntelligenceError) as exc:
                     # One file's S3 error (after boto3's own retries) must not stop the others.
                     progress.file_failed()
                     self.log.error("%s: %s", item.record.file_name, exc)
@@ -431,6 +431,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
 
     def on_kill(self) -> None:
         self._cancelled.set()
+        super().on_kill()
 
     # -- manifest ---------------------------------------------------------------------------
 
@@ -469,7 +470,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
 
 def _preload(index: ArchiveIndex) -> None:
     """Read the index early; a failure is left to planning, which raises it only if it needs the index."""
-    with contextlib.suppress(BotoCoreError, ClientError):
+    with contextlib.suppress(*s3_errors()):
         index.load()
 
 

@@ -50,7 +50,7 @@ class FluidTopicsEventsToS3Operator(S3DestinationOperator, FluidTopicsBaseOperat
     Also takes the parameters of :class:`FluidTopicsBaseOperator` and
     :class:`~airflow_provider_usageintel.transfers.base.S3DestinationOperator`.
 
-    :return: key, rows, bytes and SHA-256 of the object, the window and the duration.
+    Returns (pushed to XCom): key, rows, bytes and SHA-256 of the object, the window and the duration.
     """
 
     template_fields: Sequence[str] = (

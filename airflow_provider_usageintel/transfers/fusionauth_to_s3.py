@@ -56,7 +56,7 @@ class FusionAuthReportToS3Operator(S3DestinationOperator, FusionAuthBaseOperator
     Also takes the parameters of :class:`FusionAuthBaseOperator` and
     :class:`~airflow_provider_usageintel.transfers.base.S3DestinationOperator`.
 
-    :return: the objects written with their sizes and SHA-256, and the row count.
+    Returns (pushed to XCom): the objects written with their sizes and SHA-256, and the row count.
     """
 
     template_fields: Sequence[str] = (

@@ -59,7 +59,8 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceToS3BaseOperator):
 
     Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator`.
 
-    :return: the keys written with their sizes, SHA-256 and row count, and the pages read.
+    Returns (pushed to XCom): the keys written with their sizes, SHA-256 and row count, and the pages
+    read.
     """
 
     template_fields: Sequence[str] = ("report", "request", "s3_bucket", "s3_key", "flat_key", "product_id")

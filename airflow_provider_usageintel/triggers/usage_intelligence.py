@@ -83,14 +83,13 @@ class UsageIntelligenceFileTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Yield one event; the hook's session is released before it is sent."""
+        """Yield one event. Each poll logs in and out, so no session is held while waiting.
+
+        A cancelled trigger (triggerer shutdown, task cleared) leaves no session either: a
+        poll already under way finishes in its thread, logout included.
+        """
         hook = UsageIntelligenceHook(self.usage_intelligence_conn_id, product_id=self.product_id)
-        try:
-            event = await self._poll(hook)
-        except BaseException:  # cancelled (triggerer shutdown, task cleared): no slow logout
-            hook.close()
-            raise
-        await asyncio.to_thread(_end_session, hook)
+        event = await self._poll(hook)
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
     async def _poll(self, hook: UsageIntelligenceHook) -> dict[str, Any]:
@@ -121,9 +120,7 @@ class UsageIntelligenceFileTrigger(BaseTrigger):
 
 
 def _check(hook: UsageIntelligenceHook, wait: FileWait) -> tuple[list[FileRecord], list[str]]:
-    return wait.check(hook.list_files(wait.file_kind, wait.product_id, wait.frequency))
-
-
-def _end_session(hook: UsageIntelligenceHook) -> None:
-    with hook:  # logs out (a failure is only logged) and closes the sockets
-        pass
+    """One poll: list, then log out (a failure is only logged) and close the sockets."""
+    with hook:
+        records = hook.list_files(wait.file_kind, wait.product_id, wait.frequency)
+    return wait.check(records)

@@ -19,8 +19,6 @@ import hashlib
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from airflow_provider_usageintel.api.files import FileRecord
 
 INDEX_VERSION = 1
@@ -37,6 +35,8 @@ class ArchiveIndex:
 
     def load(self) -> ArchiveIndex:
         """Read the index; a missing or unreadable one is empty (every candidate is then HEADed)."""
+        from botocore.exceptions import ClientError  # not at import: DAG files import the transfers
+
         try:
             body = self.client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
         except ClientError as exc:

@@ -199,6 +199,18 @@ def test_logout_all_sessions_ends_every_session_of_the_user(usageintel_emulator)
     assert response.status_code == 204
     assert list_files(server, third).json() == NOT_AUTHENTICATED
     assert server.context.sessions.active_count() == 0
+    assert server.control.sessions() == {"logins": 3, "logouts": 3, "open": 0}
+
+
+def test_session_counts_say_how_many_logins_were_never_ended(usageintel_emulator):
+    server = usageintel_emulator
+    kept, ended = login(server), login(server)
+    assert ended.post(f"{server.url}/v3/auth/logout", json={}, timeout=10).status_code == 204
+    assert server.control.sessions() == {"logins": 2, "logouts": 1, "open": 1}
+    server.control.reset()
+    assert server.control.sessions() == {"logins": 0, "logouts": 0, "open": 1}
+    assert kept.post(f"{server.url}/v3/auth/logout", json={}, timeout=10).status_code == 204
+    assert server.control.sessions() == {"logins": 0, "logouts": 1, "open": 0}
 
 
 def test_logout_needs_a_session_and_a_boolean(usageintel_emulator):
