@@ -233,7 +233,9 @@ def test_report_operator_returns_the_whole_response_sample(ui_stub, record):
     if value is None:
         return
     assert_sent_as_the_seed_says(server, record)
-    assert_followed_to_the_end(server, record, value, f"UsageIntelligenceReportOperator(report={name!r}) XCom")
+    assert_followed_to_the_end(
+        server, record, value, f"UsageIntelligenceReportOperator(report={name!r}) XCom"
+    )
 
 
 @pytest.mark.parametrize("record", params(UI_RESPONSES))
