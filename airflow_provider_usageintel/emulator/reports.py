@@ -820,7 +820,11 @@ def _lifetime_bins(body: Mapping[str, Any]) -> dict[str, Bins]:
 
 @report("lifetime_event_histogram")
 def lifetime_event_histogram(call: Call, body: dict[str, Any]) -> dict[str, Any]:
-    """For clients active in the range: lifetime counts, and averages per active day, week and month."""
+    """For clients active in the range: lifetime counts, and averages per active day, week and month.
+
+    Seed 000 (lines 439-442) shows ``result`` as an object; the seed does not name its keys, and
+    the emulator lists the requested events under ``events``, in the request's order.
+    """
     scope = Scope.of(call)
     start, stop = _window(body)
     tracked = tracked_events(body["events"], range(len(EVENTS)))
@@ -838,7 +842,7 @@ def lifetime_event_histogram(call: Call, body: dict[str, Any]) -> dict[str, Any]
                 count = sessions * rate
                 samples[at].append((count, *(count / period for period in periods)))
     bins = _lifetime_bins(body)
-    result = [
+    entries = [
         {
             **event.identity,
             "usersUsedAtLeastOnce": len(values),
@@ -850,7 +854,7 @@ def lifetime_event_histogram(call: Call, body: dict[str, Any]) -> dict[str, Any]
         for event, values in zip(tracked, samples, strict=True)
     ]
     summary = {"totalClients": clients, "startDate": body["startDate"], "stopDate": body["stopDate"]}
-    return {"summary": summary, "result": result}
+    return {"summary": summary, "result": {"events": entries}}
 
 
 @dataclass

@@ -459,7 +459,7 @@ def test_lifetime_histograms_cover_the_users_of_each_event(server, session):
     }
     body = {**WINDOW, "events": [{"category": "File Operations", "name": "Open"}, open_and_save]}
     answer = ok(server, session, "lifetime_event_histogram", body)
-    opened, combined = answer["result"]
+    opened, combined = answer["result"]["events"]
     assert (
         0
         < opened["usersUsedAtLeastOnce"]
@@ -477,14 +477,14 @@ def test_lifetime_histograms_cover_the_users_of_each_event(server, session):
     custom = ok(
         server, session, "lifetime_event_histogram", {**body, "binUpperBounds": {"eventCount": [10, 100]}}
     )
-    assert list(custom["result"][0]["eventCount"]) == ["≤ 10", "11 - 100", "≥ 101"]
+    assert list(custom["result"]["events"][0]["eventCount"]) == ["≤ 10", "11 - 100", "≥ 101"]
     lower = ok(
         server,
         session,
         "lifetime_event_histogram",
         {**body, "lowerBounds": {"averageCountPerActiveDay": [1, 5]}},
     )
-    assert list(lower["result"][0]["averageCountPerActiveDay"]) == ["1 - 5", "≥ 5"]
+    assert list(lower["result"]["events"][0]["averageCountPerActiveDay"]) == ["1 - 5", "≥ 5"]
 
 
 def test_event_names_flat_nested_and_by_list(server, session):
@@ -712,7 +712,7 @@ def test_empty_events_answer_no_event_entries(server, session):
     event = [{"category": "File Operations", "name": "Open"}]
     histogram = ok(server, session, "lifetime_event_histogram", {**WINDOW, "events": []})
     with_event = ok(server, session, "lifetime_event_histogram", {**WINDOW, "events": event})
-    assert histogram["result"] == [] and histogram["summary"] == with_event["summary"]
+    assert histogram["result"] == {"events": []} and histogram["summary"] == with_event["summary"]
     assert histogram["summary"]["totalClients"] > 0
     timeline_body = {**WINDOW, "dateSplit": "week", "dataView": "usageCounts", "divisor": None}
     timeline = ok(server, session, "basic_event_timeline", {**timeline_body, "events": []})["result"]
