@@ -48,8 +48,8 @@ def check_usage(result: dict[str, Any]) -> None:
     assert len(set(totals.values())) == 1 and totals["sessions"] > 0
 
 
-def check_lifetime_histogram(result: list[dict[str, Any]]) -> None:
-    opened, combined = result
+def check_lifetime_histogram(result: dict[str, Any]) -> None:
+    opened, combined = result["events"]
     assert (opened["category"], opened["name"], combined["combiLabel"]) == (
         "File Operations",
         "Open",

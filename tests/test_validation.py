@@ -245,6 +245,97 @@ def test_other_valid_shapes(report, request_body):
     validate_request(report, request_body)
 
 
+# --- the seed's elided forms: what an empty value means (docs/reports.md) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "report", "request_body"),
+    [
+        # seed 000 line 268 and 322: ``clientStatus: []`` is the default set of statuses
+        (268, "date_range", body("date_range", clientStatus=[])),
+        (322, "current", body("current", clientStatus=[])),
+        # seed 000 lines 426, 576, 624: ``events: []`` asks for no event
+        (426, "lifetime_event_histogram", body("lifetime_event_histogram", events=[])),
+        (576, "basic_event_timeline", body("basic_event_timeline", events=[])),
+        (624, "advanced_events", body("advanced_events", events=[])),
+        (477, "lifetime_event_data_table", body("lifetime_event_data_table", events=[])),
+        # seed 000 line 477: ``segments: []`` segments by every value of segmentBy
+        (477, "lifetime_event_data_table", body("lifetime_event_data_table", segments=[])),
+        (624, "advanced_events", body("advanced_events", segmentBy="prodEdition", segments=[])),
+        # seed 000 lines 719 and 760: ``licenseStatus: {}`` gives no status flag
+        (719, "license_keys_update", body("license_keys_update", licenseStatus={})),
+        (760, "license_keys_insert", body("license_keys_insert", licenseStatus={})),
+        (760, "license_keys_insert", [body("license_keys_insert", licenseStatus={})]),
+        # seed 000 line 1042: ``retDailyData: {}`` and ``properties: []``
+        (1042, "client_property_list", {"retDailyData": {}, "properties": []}),
+        (1042, "client_property_list", {"retDailyData": {"properties": []}}),
+        (1042, "client_property_list", {"retDailyData": {"properties": ["sessionCount"]}}),
+    ],
+)
+def test_the_seeds_empty_forms_are_accepted(line, report, request_body):
+    assert request_problems(report, request_body) == [], f"seed 000 line {line}"
+
+
+@pytest.mark.parametrize(
+    ("report", "request_body", "expected"),
+    [
+        # an empty form is accepted where the seed shows it, not everywhere
+        (
+            "date_range",
+            body("date_range", levels={"level1": {"property": "prodVersion", "segments": []}}),
+            "levels.level1.segments: expected a non-empty array of segments, got an empty array",
+        ),
+        (
+            "date_range",
+            body("date_range", globalFilters={"licenseStatus": [{}]}),
+            "globalFilters.licenseStatus[0]: expected a non-empty object of booleans, got an empty object "
+            "(allowed: activated, blocked, blacklisted, expired, allowed, whitelisted)",
+        ),
+        (
+            "basic_event_timeline",
+            body("basic_event_timeline", events=[{"combiLabel": "x", "combiArray": []}]),
+            "events[0].combiArray: expected a non-empty array of event matches, got an empty array",
+        ),
+        (
+            "advanced_events",
+            body("advanced_events", segments=[]),
+            "segments: needs segmentBy (allowed: a property name in segmentBy)",
+        ),
+        # and the empty forms' types and members stay checked
+        (
+            "license_keys_insert",
+            body("license_keys_insert", licenseStatus=[]),
+            "licenseStatus: expected an object of booleans, got array "
+            "(allowed: activated, blocked, blacklisted, expired, allowed, whitelisted)",
+        ),
+        (
+            "license_keys_update",
+            body("license_keys_update", licenseStatus={"revoked": True}),
+            "licenseStatus.revoked: unknown field "
+            "(allowed: activated, blocked, blacklisted, expired, allowed, whitelisted)",
+        ),
+        (
+            "lifetime_event_data_table",
+            body("lifetime_event_data_table", segments={}),
+            "segments: expected an array of segments, got object",
+        ),
+        (
+            "date_range",
+            body("date_range", clientStatus={}),
+            "clientStatus: expected an array of client statuses, got object",
+        ),
+        (
+            "advanced_events",
+            body("advanced_events", events={}),
+            "events: expected an array of events, got object",
+        ),
+        ("client_property_list", {"retDailyData": []}, "retDailyData: expected an object, got array"),
+    ],
+)
+def test_empty_forms_stay_strict_elsewhere(report, request_body, expected):
+    assert expected in problems_of(report, request_body)
+
+
 def test_global_filters_accept_custom_and_newer_properties():
     filters = {
         "C05": {"type": "regex", "value": "^a"},
@@ -382,11 +473,6 @@ def test_unknown_top_level_fields_are_refused_including_v2_ones():
             "date_range",
             body("date_range", clientStatus=["gone"]),
             "clientStatus[0]: 'gone' is not allowed (allowed: new, active, lost)",
-        ),
-        (
-            "date_range",
-            body("date_range", clientStatus=[]),
-            "clientStatus: expected a non-empty array of client statuses, got an empty array",
         ),
         (
             "date_range",
@@ -701,7 +787,6 @@ def test_only_one_level_with_a_date_split():
 @pytest.mark.parametrize(
     ("events", "expected"),
     [
-        ([], "events: expected a non-empty array of events, got an empty array"),
         (None, "events: expected an array of events, got null"),
         ([{"category": "File"}], "events[0].name: required (allowed: a string)"),
         (
@@ -736,7 +821,7 @@ def test_event_rules(events, expected):
 
 def test_events_required_or_nullable_per_report():
     assert problems_of("lifetime_event_histogram", without("lifetime_event_histogram", "events")) == [
-        "events: required by lifetime_event_histogram (allowed: a non-empty array of events)"
+        "events: required by lifetime_event_histogram (allowed: an array of events)"
     ]
     validate_request("lifetime_event_data_table", body("lifetime_event_data_table", events=None))
     assert validate_events(None, nullable=True) == []
@@ -867,7 +952,27 @@ def test_events_required_or_nullable_per_report():
         (
             "client_property_list",
             {"retDailyData": {"startDate": "2023-07-01", "properties": []}},
-            "retDailyData.stopDate: required (allowed: YYYY-MM-DD)",
+            "retDailyData.stopDate: required with startDate (allowed: both dates or neither)",
+        ),
+        (
+            "client_property_list",
+            {"retDailyData": {"stopDate": "2023-07-01"}},
+            "retDailyData.startDate: required with stopDate (allowed: both dates or neither)",
+        ),
+        (
+            "client_property_list",
+            {"retDailyData": {"startDate": "2023-07-01", "stopDate": "2023-7-13"}},
+            "retDailyData.stopDate: '2023-7-13' is not a date (allowed: YYYY-MM-DD)",
+        ),
+        (
+            "client_property_list",
+            {"retDailyData": {"properties": [1]}},
+            "retDailyData.properties[0]: expected a string, got integer",
+        ),
+        (
+            "client_property_list",
+            {"retDailyData": {"days": 7}},
+            "retDailyData.days: unknown field (allowed: startDate, stopDate, properties)",
         ),
         (
             "client_property_list",
@@ -1007,7 +1112,7 @@ MUTATIONS: list[tuple[str, tuple[Any, ...], st.SearchStrategy[Any], str | None]]
     ("date_range", ("daysUntilDeclaredLost",), st.one_of(bad_int(1), st.just(DELETE)), None),
     ("date_range", ("dateSplit",), outside("day", "week", "month", None), None),
     ("basic_event_timeline", ("dateSplit",), outside("day", "week", "month", None), None),
-    ("date_range", ("clientStatus",), st.one_of(not_array, st.just([])), None),
+    ("date_range", ("clientStatus",), not_array, None),
     ("date_range", ("clientStatus", 0), outside("new", "active", "lost"), "clientStatus[0]"),
     ("date_range", ("dateReportedLost",), outside("dateLastSeen", "dateDeclaredLost"), None),
     ("current", ("resultMode",), outside("absolute", "percentOfActive", "percentOfTotal"), None),
@@ -1074,7 +1179,7 @@ MUTATIONS: list[tuple[str, tuple[Any, ...], st.SearchStrategy[Any], str | None]]
         None,
     ),
     ("current", ("levels", "level3", "segments", 0, "value"), st.integers(), None),
-    ("basic_event_timeline", ("events",), st.one_of(not_array, st.just([]), st.just(DELETE)), None),
+    ("basic_event_timeline", ("events",), st.one_of(not_array, st.just(DELETE)), None),
     ("basic_event_timeline", ("events", 0, "name"), st.one_of(not_string, st.just(DELETE)), None),
     ("basic_event_timeline", (*COMBI, "categoryType"), outside("string", "regex"), None),
     ("basic_event_timeline", (*COMBI, "name"), st.sampled_from(["(", "*x", "[", "a)"]), None),

@@ -442,14 +442,15 @@ def _typed_filter(prop: str, entry: object, path: str) -> list[str]:
 # --- special global filters -----------------------------------------------------------------------
 
 
-def _flags(flags: Sequence[str]) -> Check:
-    """One condition of licenseStatus/optOut/backOff: a non-empty object of booleans (ANDed)."""
+def _flags(flags: Sequence[str], *, non_empty: bool = True) -> Check:
+    """An object of booleans: a filter condition (ANDed flags) must name one, a key's status need not."""
+    what = "a non-empty object of booleans" if non_empty else "an object of booleans"
 
     def condition(value: object, path: str) -> list[str]:
         if not isinstance(value, Mapping):
-            return [_expected(path, "a non-empty object of booleans", value, flags)]
-        if not value:
-            return [_msg(path, "expected a non-empty object of booleans, got an empty object", flags)]
+            return [_expected(path, what, value, flags)]
+        if non_empty and not value:
+            return [_msg(path, f"expected {what}, got an empty object", flags)]
         problems = _unknown_keys(value, path, flags, "unknown field")
         return problems + [p for key in flags if key in value for p in _boolean(value[key], _at(path, key))]
 
@@ -588,9 +589,12 @@ def _duplicate_labels(segments: Sequence[Any], path: str) -> list[str]:
     return problems
 
 
-def validate_segments(segments: object, path: str = "segments", prop: str | None = None) -> list[str]:
-    """Problems of a non-empty array of segments whose labels are unique."""
-    problems = _array_of(lambda s, p: validate_segment(s, p, prop), "segments")(segments, path)
+def validate_segments(
+    segments: object, path: str = "segments", prop: str | None = None, *, non_empty: bool = True
+) -> list[str]:
+    """Problems of an array of segments whose labels are unique (a level's must not be empty)."""
+    check = _array_of(lambda s, p: validate_segment(s, p, prop), "segments", non_empty=non_empty)
+    problems = check(segments, path)
     if _is_array(segments):
         problems += _duplicate_labels(cast(Sequence[Any], segments), path)
     return problems
@@ -694,11 +698,12 @@ def validate_event(event: object, path: str) -> list[str]:
     return _SIMPLE_EVENT(event, path)
 
 
-_events = _array_of(validate_event, "events")
+#: seed 000 line 426 and others send ``"events": []``: no event asked for, an answer without event entries.
+_events = _array_of(validate_event, "events", non_empty=False)
 
 
 def validate_events(events: object, path: str = "events", *, nullable: bool = False) -> list[str]:
-    """Problems of an ``events`` array (``null`` where the report takes every event)."""
+    """Problems of an ``events`` array (``[]``: none; ``null`` where the report takes every event)."""
     return [] if nullable and events is None else _events(events, path)
 
 
@@ -758,8 +763,8 @@ def _granularity(body: Mapping[Any, Any], path: str) -> list[str]:
 
 
 def _client_status(value: object, path: str) -> list[str]:
-    """A non-empty subset of new/active/lost, each listed once."""
-    problems = _array_of(_one_of(CLIENT_STATUSES), "client statuses")(value, path)
+    """A subset of new/active/lost, each listed once; ``[]`` (seed 000 line 268) is the default set."""
+    problems = _array_of(_one_of(CLIENT_STATUSES), "client statuses", non_empty=False)(value, path)
     seen: set[str] = set()
     for i, status in enumerate(cast(list[str], [] if problems else value)):
         if status in seen:
@@ -819,7 +824,14 @@ _SORTING = _Shape(
     }
 )
 _BOUNDS = _Shape({metric: _array_of(_number, "numbers") for metric in HISTOGRAM_METRICS})
-_SEGMENTED: Mapping[str, Check] = {"segmentBy": _nullable(_name), "segments": _nullable(validate_segments)}
+
+
+def _event_segments(value: object, path: str) -> list[str]:
+    """``[]`` (seed 000 line 477) segments by every value of ``segmentBy``, as no ``segments`` does."""
+    return validate_segments(value, path, non_empty=False)
+
+
+_SEGMENTED: Mapping[str, Check] = {"segmentBy": _nullable(_name), "segments": _nullable(_event_segments)}
 #: seed 001's churn body; ``user``/``sessionId`` serve non-cookie authentication only, and the hook
 #: sets ``productId`` from the product id where the endpoint wants it in the body.
 _CHURN: Mapping[str, Check] = {
@@ -834,15 +846,28 @@ _CHURN: Mapping[str, Check] = {
 _LICENSE_KEY_FIELDS: Mapping[str, Check] = {
     "licenseKey": _name,
     "licenseType": _string,
-    "licenseStatus": _flags(LICENSE_FLAGS),
+    #: ``{}`` (seed 000 lines 719, 760) gives no flag: a new key's defaults, a known key's unchanged.
+    "licenseStatus": _flags(LICENSE_FLAGS, non_empty=False),
     "installQuota": _integer(0),
     "notes": _string,
 }
+
+
+def _dates_together(body: Mapping[Any, Any], path: str) -> list[str]:
+    """Both dates or neither: without them the server picks the window (seed 000 line 1042 sends none)."""
+    given = [key for key in ("startDate", "stopDate") if key in body]
+    if len(given) != 1:
+        return []
+    missing = "stopDate" if given == ["startDate"] else "startDate"
+    return [_msg(_at(path, missing), f"required with {given[0]}", "both dates or neither")]
+
+
 _RET_DAILY_DATA = _Shape(
-    {**_DATES, "properties": _string_list}, required=dict(_REQUIRED_DATES), rules=(_date_order,)
+    {**_DATES, "properties": _array_of(_string, "strings", non_empty=False)},
+    rules=(_dates_together, _date_order),
 )
 _LINE_COUNT = {"lineCount": _integer(1, MAX_LINE_COUNT)}
-_REQUIRED_EVENTS = {"events": "a non-empty array of events"}
+_REQUIRED_EVENTS = {"events": "an array of events"}
 
 
 def _report(name: str, fields: Mapping[str, Check], required: Mapping[str, str], *rules: Rule) -> _Shape:

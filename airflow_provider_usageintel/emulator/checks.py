@@ -346,8 +346,8 @@ def segment(prop: str) -> Check:
     return checked
 
 
-def segments_of(prop: Any) -> Check:
-    return array_of(segment(prop if isinstance(prop, str) else ""), non_empty=True)
+def segments_of(prop: Any, *, non_empty: bool = True) -> Check:
+    return array_of(segment(prop if isinstance(prop, str) else ""), non_empty=non_empty)
 
 
 def _level(value: Any, path: str) -> list[str]:
@@ -394,7 +394,8 @@ def event(value: Any, path: str) -> list[str]:
     return obj({"category": string, "name": string}, ("category", "name"))(value, path)
 
 
-events = array_of(event, non_empty=True)
+#: seed 000 (lines 426, 576, 624) sends ``"events": []``: no event asked for, so none is answered.
+events = array_of(event)
 
 
 # --------------------------------------------------------------------------- rules across fields
@@ -436,13 +437,23 @@ def _granularity(body: Mapping[str, Any], path: str) -> list[str]:
 
 
 def _segments_field(value: Any, path: str) -> list[str]:
-    return [] if value is None else array_of(lambda v, p: [], non_empty=True)(value, path)
+    return [] if value is None else array_of(lambda v, p: [])(value, path)
 
 
 def _event_segments(body: Mapping[str, Any], path: str) -> list[str]:
+    """Seed 000 line 477 sends ``"segments": []``: one segment per value of ``segmentBy``."""
     if body.get("segments") is None:
         return []
-    return segments_of(body.get("segmentBy") or "")(body["segments"], "segments")
+    return segments_of(body.get("segmentBy") or "", non_empty=False)(body["segments"], "segments")
+
+
+def _daily_dates_together(body: Mapping[str, Any], path: str) -> list[str]:
+    """Seed 000 line 1042 sends ``"retDailyData": {}``: both dates or neither (the server's window)."""
+    given = [key for key in ("startDate", "stopDate") if key in body]
+    if len(given) != 1:
+        return []
+    missing = "stopDate" if given == ["startDate"] else "startDate"
+    return [f"{_at(path, missing)}: required with {given[0]}"]
 
 
 # --------------------------------------------------------------------------- report bodies
@@ -450,7 +461,8 @@ def _event_segments(body: Mapping[str, Any], path: str) -> list[str]:
 DATES: Mapping[str, Check] = {"startDate": date, "stopDate": date}
 PAGING = obj({"startAt": integer(0), "maxResults": integer(1)})
 _GENERIC: Mapping[str, Check] = {
-    "clientStatus": array_of(one_of(*CLIENT_STATUSES), non_empty=True),
+    #: seed 000 lines 268 and 322 send ``[]``: no restriction, the statuses of an absent field.
+    "clientStatus": array_of(one_of(*CLIENT_STATUSES)),
     "groupBy": name,
     "daysUntilDeclaredLost": nullable(integer(1)),
     "dateReportedLost": one_of(*DATE_REPORTED_LOST),
@@ -464,6 +476,7 @@ _KEY = obj(
     {
         "licenseKey": name,
         "licenseType": string,
+        #: ``{}`` (seed 000 lines 719, 760) names no flag: a new key's defaults, a known key's kept.
         "licenseStatus": obj(dict.fromkeys(LICENSE_FLAGS, boolean)),
         "installQuota": integer(0),
         "notes": string,
@@ -593,9 +606,7 @@ REQUESTS: Mapping[str, Check] = {
             "startAtClientId": nullable(string),
             "properties": array_of(name),
             "retDailyData": obj(
-                {**DATES, "properties": array_of(name)},
-                ("startDate", "stopDate", "properties"),
-                (_dates_in_order,),
+                {**DATES, "properties": array_of(name)}, (), (_daily_dates_together, _dates_in_order)
             ),
             "globalFilters": global_filters,
         }

@@ -820,7 +820,11 @@ def _lifetime_bins(body: Mapping[str, Any]) -> dict[str, Bins]:
 
 @report("lifetime_event_histogram")
 def lifetime_event_histogram(call: Call, body: dict[str, Any]) -> dict[str, Any]:
-    """For clients active in the range: lifetime counts, and averages per active day, week and month."""
+    """For clients active in the range: lifetime counts, and averages per active day, week and month.
+
+    Seed 000 (lines 439-442) shows ``result`` as an object; the seed does not name its keys, and
+    the emulator lists the requested events under ``events``, in the request's order.
+    """
     scope = Scope.of(call)
     start, stop = _window(body)
     tracked = tracked_events(body["events"], range(len(EVENTS)))
@@ -838,7 +842,7 @@ def lifetime_event_histogram(call: Call, body: dict[str, Any]) -> dict[str, Any]
                 count = sessions * rate
                 samples[at].append((count, *(count / period for period in periods)))
     bins = _lifetime_bins(body)
-    result = [
+    entries = [
         {
             **event.identity,
             "usersUsedAtLeastOnce": len(values),
@@ -850,7 +854,7 @@ def lifetime_event_histogram(call: Call, body: dict[str, Any]) -> dict[str, Any]
         for event, values in zip(tracked, samples, strict=True)
     ]
     summary = {"totalClients": clients, "startDate": body["startDate"], "stopDate": body["stopDate"]}
-    return {"summary": summary, "result": result}
+    return {"summary": summary, "result": {"events": entries}}
 
 
 @dataclass
@@ -1004,11 +1008,20 @@ def property_values(call: Call, body: dict[str, Any]) -> dict[str, Any]:
 DEFAULT_PROPERTIES: tuple[str, ...] = tuple(
     spec.name for spec in PRODUCT_PROPERTIES if spec.kind != "special" and spec.name != "clientId"
 )
+#: ``retDailyData`` without dates (seed 000 line 1042 sends ``{}``): the last complete days before today.
+DEFAULT_DAILY_DAYS = 7
 #: per-day figures ``retDailyData`` can ask for beside client properties.
 DAILY_METRICS: Mapping[str, Callable[[Usage, int], int]] = {
     "sessionCount": lambda daily, at: daily.sessions[at],
     "runtimeMinutes": lambda daily, at: daily.minutes[at],
 }
+
+
+def _daily_window(scope: Scope, daily: Mapping[str, Any]) -> tuple[dt.date, dt.date]:
+    """The dates asked for, else the last :data:`DEFAULT_DAILY_DAYS` complete days."""
+    if "startDate" in daily:
+        return _window(daily)
+    return scope.today - dt.timedelta(days=DEFAULT_DAILY_DAYS), scope.yesterday
 
 
 @dataclass(frozen=True)
@@ -1027,14 +1040,17 @@ class ClientRows:
 
         Without ``properties`` a row lists every plain property, unless ``retDailyData`` is
         asked for: then a row is ``clientId`` and ``dailyData`` only (as reveneraR reads it).
+        ``retDailyData`` without dates covers the :data:`DEFAULT_DAILY_DAYS` days before today,
+        and without ``properties`` each day shows its ``date`` only.
         """
         daily = body.get("retDailyData")
         properties = body.get("properties") or (DEFAULT_PROPERTIES if daily is None else ())
         require_known([p for p in properties if p != "clientId"], "properties")
         if daily is None:
             return cls(scope, properties)
-        require_known([p for p in daily["properties"] if p not in DAILY_METRICS], "retDailyData.properties")
-        return cls(scope, properties, _window(daily), daily["properties"])
+        daily_properties = daily.get("properties") or ()
+        require_known([p for p in daily_properties if p not in DAILY_METRICS], "retDailyData.properties")
+        return cls(scope, properties, _daily_window(scope, daily), daily_properties)
 
     def _value(self, client: Client, prop: str) -> str:
         """Every value as a string; a missing one as ``"<NULL>"`` (what reveneraR reads)."""

@@ -42,6 +42,87 @@ def test_the_seed_samples_pass_the_emulators_checks(name):
     assert problems(name, copy.deepcopy(VALID[name])) == []
 
 
+@pytest.mark.parametrize(
+    ("line", "name", "body"),
+    [
+        (268, "date_range", {**VALID["date_range"], "clientStatus": []}),
+        (322, "current", {**VALID["current"], "clientStatus": []}),
+        (426, "lifetime_event_histogram", {**VALID["lifetime_event_histogram"], "events": []}),
+        (477, "lifetime_event_data_table", {**VALID["lifetime_event_data_table"], "segments": []}),
+        (477, "lifetime_event_data_table", {**VALID["lifetime_event_data_table"], "events": []}),
+        (576, "basic_event_timeline", {**VALID["basic_event_timeline"], "events": []}),
+        (624, "advanced_events", {**VALID["advanced_events"], "events": []}),
+        (624, "advanced_events", {**VALID["advanced_events"], "segmentBy": "prodEdition", "segments": []}),
+        (719, "license_keys_update", {**VALID["license_keys_update"], "licenseStatus": {}}),
+        (760, "license_keys_insert", {**VALID["license_keys_insert"], "licenseStatus": {}}),
+        (1042, "client_property_list", {"retDailyData": {}, "properties": []}),
+        (1042, "client_property_list", {"retDailyData": {"properties": ["sessionCount"]}}),
+    ],
+)
+def test_the_seeds_empty_forms_pass_the_emulators_checks(line, name, body):
+    """Seed 000 shows these values collapsed, i.e. empty: the server takes them (docs/reports.md)."""
+    assert problems(name, copy.deepcopy(body)) == [], f"seed 000 line {line}"
+
+
+@pytest.mark.parametrize(
+    ("name", "body", "expected"),
+    [
+        (
+            "date_range",
+            {
+                "startDate": "2024-01-01",
+                "stopDate": "2024-01-02",
+                "levels": {"level1": {"property": "prodVersion", "segments": []}},
+            },
+            "levels.level1.segments: expected a non-empty array",
+        ),
+        (
+            "current",
+            {"startDate": "2024-01-01", "globalFilters": {"licenseStatus": [{}]}},
+            "globalFilters.licenseStatus: a condition names no flag",
+        ),
+        (
+            "basic_event_timeline",
+            {
+                "startDate": "2024-01-01",
+                "stopDate": "2024-01-02",
+                "events": [{"combiLabel": "x", "combiArray": []}],
+            },
+            "events[0].combiArray: expected a non-empty array",
+        ),
+        (
+            "advanced_events",
+            {"startDate": "2024-01-01", "stopDate": "2024-01-02", "segments": []},
+            "segments: needs segmentBy",
+        ),
+        (
+            "current",
+            {"startDate": "2024-01-01", "clientStatus": ["gone"]},
+            "clientStatus[0]: 'gone' is not one of new, active, lost",
+        ),
+        ("license_keys_insert", {"licenseStatus": {"revoked": True}}, "licenseStatus.revoked: unknown field"),
+        ("license_keys_insert", {"licenseStatus": []}, "licenseStatus: expected an object, got array"),
+        (
+            "client_property_list",
+            {"retDailyData": {"stopDate": "2024-01-02"}},
+            "retDailyData.startDate: required with stopDate",
+        ),
+        (
+            "client_property_list",
+            {"retDailyData": {"startDate": "2024-01-02", "stopDate": "2024-01-01"}},
+            "retDailyData.stopDate: 2024-01-01 is before startDate 2024-01-02",
+        ),
+        (
+            "client_property_list",
+            {"retDailyData": {"startDate": "2024-1-2", "stopDate": "2024-01-03"}},
+            "retDailyData.startDate: '2024-1-2' is not a YYYY-MM-DD date",
+        ),
+    ],
+)
+def test_empty_forms_are_taken_where_the_seed_shows_them_only(name, body, expected):
+    assert expected in problems(name, body)
+
+
 @SETTINGS
 @given(name=st.sampled_from(REPORT_NAMES), body=json_values)
 @example(

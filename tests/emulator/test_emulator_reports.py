@@ -459,7 +459,7 @@ def test_lifetime_histograms_cover_the_users_of_each_event(server, session):
     }
     body = {**WINDOW, "events": [{"category": "File Operations", "name": "Open"}, open_and_save]}
     answer = ok(server, session, "lifetime_event_histogram", body)
-    opened, combined = answer["result"]
+    opened, combined = answer["result"]["events"]
     assert (
         0
         < opened["usersUsedAtLeastOnce"]
@@ -477,14 +477,14 @@ def test_lifetime_histograms_cover_the_users_of_each_event(server, session):
     custom = ok(
         server, session, "lifetime_event_histogram", {**body, "binUpperBounds": {"eventCount": [10, 100]}}
     )
-    assert list(custom["result"][0]["eventCount"]) == ["≤ 10", "11 - 100", "≥ 101"]
+    assert list(custom["result"]["events"][0]["eventCount"]) == ["≤ 10", "11 - 100", "≥ 101"]
     lower = ok(
         server,
         session,
         "lifetime_event_histogram",
         {**body, "lowerBounds": {"averageCountPerActiveDay": [1, 5]}},
     )
-    assert list(lower["result"][0]["averageCountPerActiveDay"]) == ["1 - 5", "≥ 5"]
+    assert list(lower["result"]["events"][0]["averageCountPerActiveDay"]) == ["1 - 5", "≥ 5"]
 
 
 def test_event_names_flat_nested_and_by_list(server, session):
@@ -678,3 +678,131 @@ def test_export_request_takes_any_text(server, session, content, content_type):
     response = session.post(url, data=content, headers={"Content-Type": content_type}, timeout=30)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "OK" and len(response.json()["exportId"]) == 32
+
+
+# -- the seed's empty forms (seed 000 samples shown collapsed): what each means ------------------
+
+
+def test_an_empty_client_status_counts_what_an_absent_one_does(server, session):
+    """Seed 000 lines 268 and 322 send ``clientStatus: []`` with ``daysUntilDeclaredLost: 40``:
+    no restriction, new, active and (given the days) lost clients."""
+    body = {**WINDOW, "dateSplit": "week", "daysUntilDeclaredLost": 40}
+    empty = ok(server, session, "date_range", {**body, "clientStatus": []})["result"]
+    assert empty == ok(server, session, "date_range", body)["result"]
+    assert all(set(counts) == {"new", "active", "lost"} for counts in empty.values())
+    assert (
+        empty
+        == ok(server, session, "date_range", {**body, "clientStatus": ["new", "active", "lost"]})["result"]
+    )
+    current = {"startDate": START.isoformat(), "daysUntilDeclaredLost": 40}
+    answer = ok(server, session, "current", {**current, "clientStatus": []})["result"]
+    assert answer == ok(server, session, "current", current)["result"]
+    assert set(answer) == {"new", "active", "lost"} and answer["active"] > 0
+    assert set(
+        ok(server, session, "current", {"startDate": START.isoformat(), "clientStatus": []})["result"]
+    ) == {
+        "new",
+        "active",
+    }, "lost needs daysUntilDeclaredLost"
+
+
+def test_empty_events_answer_no_event_entries(server, session):
+    """Seed 000 lines 426, 576 and 624 send ``events: []``: no event asked for, none answered;
+    the answer keeps its shape (the histogram its summary, the timeline its periods)."""
+    event = [{"category": "File Operations", "name": "Open"}]
+    histogram = ok(server, session, "lifetime_event_histogram", {**WINDOW, "events": []})
+    with_event = ok(server, session, "lifetime_event_histogram", {**WINDOW, "events": event})
+    assert histogram["result"] == {"events": []} and histogram["summary"] == with_event["summary"]
+    assert histogram["summary"]["totalClients"] > 0
+    timeline_body = {**WINDOW, "dateSplit": "week", "dataView": "usageCounts", "divisor": None}
+    timeline = ok(server, session, "basic_event_timeline", {**timeline_body, "events": []})["result"]
+    assert list(timeline) == list(
+        ok(server, session, "basic_event_timeline", {**timeline_body, "events": event})["result"]
+    )
+    assert timeline and all(entries == [] for entries in timeline.values())
+    advanced = ok(server, session, "advanced_events", {**WINDOW, "events": []})
+    assert advanced == {"result": {"detailedReport": []}}
+    table = ok(server, session, "lifetime_event_data_table", {**WINDOW, "events": []})
+    assert table == {"returnedEventsCount": 0, "matchingEventsCount": 0, "result": []}
+
+
+def test_empty_segments_segment_by_every_value(server, session, clients):
+    """Seed 000 line 477: ``segmentBy: "prodEdition", segments: []`` gives one segment per edition,
+    labelled by it, as ``segmentBy`` alone does."""
+    body = {**WINDOW, "events": None, "segmentBy": "prodEdition"}
+    empty = ok(server, session, "lifetime_event_data_table", {**body, "segments": []})
+    assert empty == ok(server, session, "lifetime_event_data_table", body)
+    editions = sorted({c.prod_edition for c in clients})
+    for row in empty["result"]:
+        assert [s["segment"] for s in row["segments"]] == editions
+        assert sum(s["eventCounts"] for s in row["segments"]) == row["eventCounts"]
+    advanced = ok(
+        server,
+        session,
+        "advanced_events",
+        {**WINDOW, "events": None, "segmentBy": "prodEdition", "segments": []},
+    )
+    for entry in advanced["result"]["detailedReport"]:
+        assert [s["segment"] for s in entry["segments"]] == editions
+
+
+def test_an_empty_license_status_sets_no_flag(server, session):
+    """Seed 000 lines 760 (insert) and 719 (update) send ``licenseStatus: {}``: a new key gets the
+    registry's default status (no flag set), a known key keeps its own."""
+    [inserted] = ok(
+        server, session, "license_keys_insert", {"licenseKey": "empty-status-key", "licenseStatus": {}}
+    )["results"]
+    assert inserted["licenseStatus"] == {
+        "activated": False,
+        "blocked": False,
+        "expired": False,
+        "allowed": False,
+    }
+    [plain] = ok(server, session, "license_keys_insert", {"licenseKey": "no-status-key"})["results"]
+    assert plain["licenseStatus"] == inserted["licenseStatus"]
+    flagged = {"licenseKey": "empty-status-key", "licenseStatus": {"activated": True, "whitelisted": True}}
+    [before] = ok(server, session, "license_keys_update", flagged)["results"]
+    [after] = ok(
+        server,
+        session,
+        "license_keys_update",
+        {"licenseKey": "empty-status-key", "licenseStatus": {}, "installQuota": 2, "notes": "test"},
+    )["results"]
+    assert (
+        after["licenseStatus"]
+        == before["licenseStatus"]
+        == {
+            "activated": True,
+            "blocked": False,
+            "expired": False,
+            "allowed": True,
+        }
+    )
+    assert (after["installQuota"], after["notes"]) == (2, "test")
+
+
+def test_daily_data_without_dates_covers_the_last_seven_days(server, session, clients):
+    """Seed 000 line 1042 sends ``retDailyData: {}`` and ``properties: []``: rows of ``clientId`` and
+    ``dailyData``, one ``{"date"}`` per active day of the seven complete days before today."""
+    answer = ok(server, session, "client_property_list", {"retDailyData": {}, "properties": []})
+    window = days(TODAY - dt.timedelta(days=7), TODAY - dt.timedelta(days=1))
+    by_id = {c.client_id: c for c in clients}
+    assert answer["result"]
+    for row in answer["result"]:
+        assert set(row) == {"clientId", "dailyData"}
+        client = by_id[row["clientId"]]
+        assert row["dailyData"] == [{"date": d.isoformat()} for d in window if client.is_active(d)]
+    assert any(row["dailyData"] for row in answer["result"])
+    dated = {"startDate": window[0].isoformat(), "stopDate": window[-1].isoformat()}
+    assert answer == ok(server, session, "client_property_list", {"retDailyData": dated})
+    with_metric = ok(
+        server, session, "client_property_list", {"retDailyData": {"properties": ["sessionCount"]}}
+    )
+    assert all(
+        set(day) == {"date", "sessionCount"} for row in with_metric["result"] for day in row["dailyData"]
+    )
+    one_date = call(
+        server, session, "client_property_list", {"retDailyData": {"startDate": dated["startDate"]}}
+    )
+    assert one_date.status_code == 400
+    assert one_date.json()["reason"] == "retDailyData.stopDate: required with startDate"
