@@ -53,10 +53,10 @@ class Browser:
                 f"--user-data-dir={profile}",
                 "about:blank",
             ],
-            deployment._env(),
+            deployment.base_env(),
             deployment.root / "browser.log",
         )
-        deployment.services[service.name] = service.start()
+        deployment.start_service(service)
         port_file = profile / "DevToolsActivePort"
         port = deployment.wait(
             "Chromium's DevTools port",

@@ -7,10 +7,12 @@ virtualenv. Nothing listens beyond 127.0.0.1: Airflow's log servers are switched
 api-server reads the shared log folder), PostgreSQL has no Unix socket.
 
 Every process starts in a session of its own and asks the kernel to signal it when the
-process that started it dies, so nothing outlives a killed test run. :meth:`Deployment.stop`
-(also a context manager exit and an ``atexit`` hook) stops each session's process group, then
-anything left in the session (Airflow's task supervisor moves task processes to groups of their
-own), and raises if a process survives. Readiness is always an observed state with a deadline.
+process that started it dies. :meth:`Deployment.stop` (also a context manager exit and an
+``atexit`` hook) stops each session's process group, then anything left in the session
+(Airflow's task supervisor moves task processes to groups of their own), and raises if a
+process survives. A janitor process ends whatever is left in those sessions when the
+deployment's process goes away, even by SIGKILL. Readiness is always an observed state with
+a deadline.
 """
 
 from __future__ import annotations
@@ -55,6 +57,35 @@ START_TIMEOUT = 120.0
 T = TypeVar("T")
 
 _PR_SET_PDEATHSIG = 1
+#: Ends every process of the sessions listed in argv[1] once its stdin closes: when the
+#: deployment stops, or when the process that started it dies in any way (even SIGKILL).
+_JANITOR = """
+import os, signal, sys, time
+sys.stdin.buffer.read()
+try:
+    sessions = {int(word) for word in open(sys.argv[1]).read().split()}
+except OSError:
+    sessions = set()
+def members():
+    found = []
+    for name in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        try:
+            fields = open(f"/proc/{name}/stat").read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[3]) in sessions:
+            found.append(int(name))
+    return found
+for sig, grace in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+    for pid in members():
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+    deadline = time.monotonic() + grace
+    while members() and time.monotonic() < deadline:
+        time.sleep(0.2)
+"""
 _LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform.startswith("linux") else None
 
 
@@ -244,6 +275,7 @@ class Deployment:
     _scratch: list[Path] = field(default_factory=list)
     _stopped: bool = False
     _began: float = field(default_factory=time.monotonic)
+    _janitor: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -255,6 +287,11 @@ class Deployment:
             jwt_secret=secrets.token_urlsafe(32),
             api_secret=secrets.token_urlsafe(32),
         )
+        self._janitor = subprocess.Popen(
+            [sys.executable, "-c", _JANITOR, str(self.root / "sessions")],
+            stdin=subprocess.PIPE,
+            start_new_session=True,
+        )
         atexit.register(self.stop)
 
     def __enter__(self) -> Deployment:
@@ -265,10 +302,13 @@ class Deployment:
 
     # ------------------------------------------------------------------ processes
 
-    def _start(self, service: Service) -> Service:
+    def start_service(self, service: Service) -> Service:
         if self._stopped:
             raise DeploymentError("the deployment is stopped")
         self.services[service.name] = service.start()
+        assert service.proc is not None
+        with (self.root / "sessions").open("a") as sessions:
+            sessions.write(f"{service.proc.pid}\n")
         self.note(f"started {service.name}")
         return service
 
@@ -315,6 +355,9 @@ class Deployment:
             for service in tier:
                 survivors += service.reap(grace=20.0)
         self.services.clear()
+        if self._janitor is not None and self._janitor.stdin is not None:
+            self._janitor.stdin.close()  # it finds nothing left, or ends what is
+            self._janitor.wait(timeout=30)
         self.note("stopped")
         for path in self._scratch:
             shutil.rmtree(path, ignore_errors=True)
@@ -326,7 +369,7 @@ class Deployment:
 
     # ------------------------------------------------------------------ servers
 
-    def _env(self) -> dict[str, str]:
+    def base_env(self) -> dict[str, str]:
         """This environment without any Airflow or AWS setting of the calling process."""
         return {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "AWS_"))}
 
@@ -353,7 +396,7 @@ class Deployment:
                 "--encoding=UTF8",
                 "--no-sync",
             ],
-            self._env(),
+            self.base_env(),
             self.root / "postgres-initdb.log",
             user=user,
         ).start()
@@ -361,7 +404,7 @@ class Deployment:
         if init.proc.wait(timeout=START_TIMEOUT) != 0:
             raise DeploymentError(f"initdb failed; log {init.log}:\n{init.tail()}")
         port = free_port()
-        self._start(
+        self.start_service(
             Service(
                 "postgres",
                 [
@@ -384,7 +427,7 @@ class Deployment:
                     "-c",
                     "full_page_writes=off",
                 ],
-                self._env(),
+                self.base_env(),
                 self.root / "postgres.log",
                 stop_signal=signal.SIGINT,  # fast shutdown
                 user=user,
@@ -422,7 +465,7 @@ class Deployment:
         port = free_port()
         data = self.root / "redis"
         data.mkdir(exist_ok=True)
-        self._start(
+        self.start_service(
             Service(
                 "redis",
                 [
@@ -438,7 +481,7 @@ class Deployment:
                     "--dir",
                     str(data),
                 ],
-                self._env(),
+                self.base_env(),
                 self.root / "redis.log",
             )
         )
@@ -449,7 +492,7 @@ class Deployment:
 
     def start_emulator(self, today: str) -> Emulator:
         """``usageintel-emulator`` on a free port; its URL comes from its first line of output."""
-        service = self._start(
+        service = self.start_service(
             Service(
                 "emulator",
                 [
@@ -462,7 +505,7 @@ class Deployment:
                     f"--password={DEFAULT_PASSWORD}",
                     f"--origin={DEFAULT_ORIGIN}",
                 ],
-                self._env(),
+                self.base_env(),
                 self.root / "emulator.log",
             )
         )
@@ -480,11 +523,11 @@ class Deployment:
 
     def start_moto(self) -> str:
         port = free_port()
-        self._start(
+        self.start_service(
             Service(
                 "moto",
                 [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-                self._env(),
+                self.base_env(),
                 self.root / "moto.log",
             )
         )
@@ -516,7 +559,7 @@ class Deployment:
 
     def airflow_env(self, executor: str = "LocalExecutor", **extra: str) -> dict[str, str]:
         """One configuration for every component, as a deployment's shared airflow.cfg would be."""
-        env = self._env()
+        env = self.base_env()
         env.update(
             AIRFLOW_HOME=str(self.home),
             AIRFLOW__CORE__DAGS_FOLDER=str(DAGS_FOLDER),
@@ -568,7 +611,7 @@ class Deployment:
     def start_airflow(
         self, name: str, args: list[str], env: dict[str, str] | None = None, oneshot: bool = False
     ) -> Service:
-        return self._start(
+        return self.start_service(
             Service(
                 f"airflow-{name}",
                 [str(BIN / "airflow"), *args],
