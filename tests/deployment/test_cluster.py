@@ -9,8 +9,11 @@ import sys
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.deployment.cluster import REPO, Deployment, Service, wait_until
+
+pytestmark = pytest.mark.deployment
 
 #: a process that starts a child in a process group of its own, as Airflow's task supervisor
 #: does, writes the child's pid to argv[1], then waits.

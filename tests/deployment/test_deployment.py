@@ -33,6 +33,8 @@ from tests.deployment.cluster import (
     wait_for_tasks,
 )
 
+pytestmark = pytest.mark.deployment
+
 DAG_ID = "usageintel_daily_archive"
 KINDS = ("custom_events", "exceptions", "raw_events")
 TRIGGER_CLASSPATH = f"{UsageIntelligenceFileTrigger.__module__}.{UsageIntelligenceFileTrigger.__qualname__}"
