@@ -7,7 +7,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LOCK   := requirements/dev.lock
 
-.PHONY: install test lint typecheck pytest demo bench docs gen-docs reliability-doc lock clean
+.PHONY: install test lint typecheck pytest demo bench docs gen-docs reliability-doc lock clean \
+	deployment-test screenshots
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +46,18 @@ test: lint typecheck pytest docs
 
 demo: $(STAMP)
 	$(BIN)/python -m airflow_provider_usageintel.demo
+
+# The deployment test alone (also part of `make test`): PostgreSQL, api-server, dag-processor,
+# triggerer and scheduler on loopback; LocalExecutor, then Celery with two workers.
+deployment-test: $(STAMP)
+	$(BIN)/python -m pytest tests/deployment -v
+
+# Pictures of the UI for docs/img/, taken with headless Chromium (Debian's package).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+screenshots: $(STAMP)
+	command -v chromium >/dev/null 2>&1 || ($(SUDO) apt-get update && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y chromium)
+	$(BIN)/python -m tests.deployment.screenshots docs/img
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
