@@ -10,7 +10,7 @@ import pytest
 
 from airflow_provider_usageintel.api.endpoints import REPORT_NAMES
 from airflow_provider_usageintel.api.filters import GlobalFilters, Levels, Segment
-from airflow_provider_usageintel.emulator.dataset import EVENTS
+from airflow_provider_usageintel.emulator.population import EVENTS
 from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError, UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from tests.conftest import set_ui_connection

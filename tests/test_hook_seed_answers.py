@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_usageintel.emulator.dataset import EVENTS
+from airflow_provider_usageintel.emulator.population import EVENTS
 from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError, UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from tests.conftest import UI_CONN_ENV, set_ui_connection

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_usageintel.api.files import FileRecord
-from airflow_provider_usageintel.emulator.dataset import PRODUCT_PROPERTIES, product_properties_json
+from airflow_provider_usageintel.emulator.population import PRODUCT_PROPERTIES, product_properties_json
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceTransferError,
     UsageIntelligenceValidationError,

@@ -41,8 +41,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from airflow_provider_usageintel.emulator.config import EmulatorConfig
-from airflow_provider_usageintel.emulator.dataset import Dataset, FileCatalog
 from airflow_provider_usageintel.emulator.faults import BODY_FAULTS, Fault, FaultQueue
+from airflow_provider_usageintel.emulator.files import Dataset, FileCatalog
 from airflow_provider_usageintel.emulator.state import (
     DownloadSigner,
     RequestLog,

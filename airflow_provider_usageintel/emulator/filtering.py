@@ -20,7 +20,7 @@ from typing import Any
 
 from airflow_provider_usageintel.emulator.app import ApiError
 from airflow_provider_usageintel.emulator.checks import CUSTOM_PROPERTY, GRANULARITIES
-from airflow_provider_usageintel.emulator.dataset import CLIENT_PROPERTY_NAMES, Client, PropertyValue
+from airflow_provider_usageintel.emulator.population import CLIENT_PROPERTY_NAMES, Client, PropertyValue
 
 #: how the API spells a missing value in client rows.
 NULL = "<NULL>"

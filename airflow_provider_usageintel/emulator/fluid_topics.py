@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 
 from airflow_provider_usageintel.api.fluid_topics import BY_NAME
 from airflow_provider_usageintel.emulator.app import ApiError, EmulatorContext, json_object
-from airflow_provider_usageintel.emulator.dataset import Portal, PortalSession
+from airflow_provider_usageintel.emulator.portal import Portal, PortalSession
 
 CALLING_APP_HEADER = "ft-calling-app"
 _HOUR_MS = 3_600_000

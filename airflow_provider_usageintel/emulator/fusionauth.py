@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 
 from airflow_provider_usageintel.api.fusionauth import BY_NAME, UNITS, IntervalUnit
 from airflow_provider_usageintel.emulator.app import EmulatorContext
-from airflow_provider_usageintel.emulator.dataset import PORTAL_APPLICATIONS, Portal, PortalSession
+from airflow_provider_usageintel.emulator.portal import PORTAL_APPLICATIONS, Portal, PortalSession
 
 TENANT_HEADER = "x-fusionauth-tenantid"
 _EPOCH = dt.datetime(1970, 1, 1)

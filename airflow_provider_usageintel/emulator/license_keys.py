@@ -18,8 +18,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_usageintel.emulator.app import ApiError
-from airflow_provider_usageintel.emulator.dataset import Client, Dataset, stable_unit
+from airflow_provider_usageintel.emulator.files import Dataset
 from airflow_provider_usageintel.emulator.filtering import flag_test, value_test
+from airflow_provider_usageintel.emulator.population import Client
+from airflow_provider_usageintel.emulator.randomness import stable_unit
 
 #: keys of the first clients (by index) that the registry knows from the start.
 SEEDED_KEYS = 40

@@ -4,7 +4,7 @@ Handlers first check the body with the emulator's own reading of the seeds
 (:mod:`.checks`, never the client's validator) and answer ``400 SYNTAX ERROR``
 with its problems joined by ``"; "``; what only the server can know (an unknown
 property) answers 422. Nothing is canned: each answer is computed
-from :class:`~airflow_provider_usageintel.emulator.dataset.Client` data as of the
+from :class:`~airflow_provider_usageintel.emulator.population.Client` data as of the
 simulated today.
 
 Daily usage model: on each active day a client runs 1-3 sessions of about its
@@ -37,15 +37,6 @@ from airflow_provider_usageintel.emulator.checks import (
     NUMERIC_PROPERTIES,
     refuse_invalid,
 )
-from airflow_provider_usageintel.emulator.dataset import (
-    EVENTS,
-    PRODUCT_PROPERTIES,
-    Client,
-    EventType,
-    Population,
-    mix64,
-    stable_unit,
-)
 from airflow_provider_usageintel.emulator.filtering import (
     NULL,
     Level,
@@ -58,6 +49,14 @@ from airflow_provider_usageintel.emulator.filtering import (
     text,
 )
 from airflow_provider_usageintel.emulator.license_keys import LicenseKeyRegistry
+from airflow_provider_usageintel.emulator.population import (
+    EVENTS,
+    PRODUCT_PROPERTIES,
+    Client,
+    EventType,
+    Population,
+)
+from airflow_provider_usageintel.emulator.randomness import mix64, stable_unit
 
 if TYPE_CHECKING:
     from airflow_provider_usageintel.emulator.usage_intelligence import Call

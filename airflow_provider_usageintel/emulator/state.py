@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_usageintel.emulator.config import check_download_mib_per_s, check_latency_ms
-from airflow_provider_usageintel.emulator.dataset import FileSpec
+from airflow_provider_usageintel.emulator.files import FileSpec
 
 
 class SimulatedClock:

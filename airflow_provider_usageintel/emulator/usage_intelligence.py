@@ -51,7 +51,8 @@ from airflow_provider_usageintel.emulator.app import (
     error_response,
     set_cookie,
 )
-from airflow_provider_usageintel.emulator.dataset import FileSpec, columns, product_properties_json
+from airflow_provider_usageintel.emulator.files import FileSpec, columns
+from airflow_provider_usageintel.emulator.population import product_properties_json
 from airflow_provider_usageintel.emulator.reports import REPORTS
 from airflow_provider_usageintel.emulator.state import DownloadRefused, Pacer, Session
 from airflow_provider_usageintel.emulator.zipstream import StoredZip

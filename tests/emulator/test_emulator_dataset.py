@@ -13,10 +13,9 @@ import pytest
 
 from airflow_provider_usageintel.api.files import FileKind, Frequency
 from airflow_provider_usageintel.emulator.config import EmulatorConfig
-from airflow_provider_usageintel.emulator.dataset import (
+from airflow_provider_usageintel.emulator.files import (
     BLOCK_TARGET,
     MIN_BODY_BYTES,
-    PRODUCT_PROPERTIES,
     Dataset,
     FileCatalog,
     FileSpec,
@@ -24,6 +23,7 @@ from airflow_provider_usageintel.emulator.dataset import (
     columns,
     file_name,
 )
+from airflow_provider_usageintel.emulator.population import PRODUCT_PROPERTIES
 
 TODAY = dt.date(2024, 3, 15)
 

@@ -12,7 +12,7 @@ import requests
 
 from airflow_provider_usageintel.api.files import FileKind, kb_to_bytes
 from airflow_provider_usageintel.emulator import EmulatorServer
-from airflow_provider_usageintel.emulator.dataset import columns
+from airflow_provider_usageintel.emulator.files import columns
 from airflow_provider_usageintel.emulator.pytest_plugin import make_config
 
 PID = "1234567890"

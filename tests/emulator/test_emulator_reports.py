@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_usageintel.api.endpoints import BY_NAME, REPORT_NAMES
 from airflow_provider_usageintel.emulator import EmulatorServer
-from airflow_provider_usageintel.emulator.dataset import EVENTS, Population
+from airflow_provider_usageintel.emulator.population import EVENTS, Population
 from airflow_provider_usageintel.emulator.pytest_plugin import DEFAULT_TEST_TODAY, make_config
 from tests.test_validation import VALID
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_usageintel.emulator.dataset import fill_content
+from airflow_provider_usageintel.emulator.files import fill_content
 from airflow_provider_usageintel.emulator.zipstream import (
     CHUNK_SIZE,
     MAX_ZIP_SIZE,
