@@ -167,7 +167,8 @@ USAGE_INTELLIGENCE = ConnectionType(
         StandardField(
             "host",
             "API base URL",
-            "Base URL of the Reporting API; a bare host name gets https://.",
+            "Base URL of the Reporting API; a bare host name gets https://; a user name or password in it "
+            "(https://user:secret@host) is refused.",
             "https://analytics-api.revenera.com",
             "https://analytics-api.revenera.com",
         ),

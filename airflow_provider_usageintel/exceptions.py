@@ -7,7 +7,10 @@ the attributes, not the text.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class UsageIntelligenceError(Exception):
@@ -33,6 +36,31 @@ class UsageIntelligenceValidationError(UsageIntelligenceError, ValueError):
         else:
             message = f"{len(self.problems)} problems:\n" + "\n".join(f"- {p}" for p in self.problems)
         super().__init__(message)
+
+
+class Problems:
+    """Collects validation problems across checks, so one error names every bad field."""
+
+    def __init__(self) -> None:
+        self.items: list[str] = []
+
+    def add(self, problem: str) -> None:
+        self.items.append(problem)
+
+    def extend(self, problems: Sequence[str]) -> None:
+        self.items.extend(problems)
+
+    def check(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+        """``func(*args, **kwargs)``, or ``None`` once its validation problems are recorded."""
+        try:
+            return func(*args, **kwargs)
+        except UsageIntelligenceValidationError as exc:
+            self.items.extend(exc.problems)
+            return None
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise UsageIntelligenceValidationError(self.items)
 
 
 class UsageIntelligenceAPIError(UsageIntelligenceError):

@@ -6,7 +6,18 @@ import pytest
 
 from airflow_provider_usageintel.api.files import FileRecord
 from airflow_provider_usageintel.api.selection import FileSelection
-from airflow_provider_usageintel.utils.keys import common_prefix, known_prefix, object_key, selection_prefix
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
+from airflow_provider_usageintel.utils.keys import (
+    DEFAULT_KEY_TEMPLATE,
+    check_key_template,
+    check_prefix,
+    common_prefix,
+    file_key_space,
+    index_key,
+    known_prefix,
+    object_key,
+    selection_prefix,
+)
 
 PID = "1234567890"
 
@@ -86,3 +97,76 @@ def test_every_selected_file_lands_under_the_selection_prefix(window, template, 
     for record in selection.apply(RECORDS):
         key = object_key(record, PID, "lake", template if record.is_final else None)
         assert key.startswith(prefix), (key, prefix)
+
+
+SEGMENTS = "names separated by '/', no empty, '.' or '..' segment, no control character"
+
+
+@pytest.mark.parametrize("prefix", ["", "lake", "/lake/", "a/b-c/d.e", "usage intel/x"])
+def test_plain_prefixes_are_accepted(prefix):
+    assert check_prefix(prefix) == prefix
+
+
+@pytest.mark.parametrize(
+    "prefix", ["..", "../x", "a/../b", "a/./b", "a//b", "./a", "a\nb", "a\x00", 7, "a" * 513]
+)
+def test_prefixes_that_leave_or_blur_their_folder_are_refused(prefix):
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        check_prefix(prefix)
+    assert str(info.value) == (
+        f"s3_prefix: {prefix!r} is not a valid key prefix (allowed: {SEGMENTS}, at most 512 bytes)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("template", "problem"),
+    [
+        ("../{file_name}", f"is not a valid key layout (allowed: {SEGMENTS})"),
+        ("{prefix}/./{file_name}", f"is not a valid key layout (allowed: {SEGMENTS})"),
+        ("{prefix}//{file_name}", f"is not a valid key layout (allowed: {SEGMENTS})"),
+        ("{prefix}/{file_name!r}", "formats a placeholder"),
+        ("{prefix}/{yyyy:>8}/{file_name}", "formats a placeholder"),
+    ],
+)
+def test_templates_that_leave_the_prefix_or_reformat_values_are_refused(template, problem):
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        check_key_template(template)
+    assert str(info.value).startswith(f"key_template: {template!r} {problem}")
+
+
+def test_object_key_checks_every_field_that_goes_into_it():
+    bad = FileRecord("custom_events", "daily", f"{PID}_cust_x.zip", "../../evil-a-b", "2024-03-14")
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        object_key(bad, PID, "lake")
+    assert str(info.value) == "file.start_date: '../../evil-a-b' is not a date (allowed: YYYY-MM-DD)"
+    with pytest.raises(UsageIntelligenceValidationError):
+        object_key(daily("2024-03-14"), PID, "../lake")
+    with pytest.raises(UsageIntelligenceValidationError):
+        object_key(daily("2024-03-14"), "../..", "lake")  # the rendered key is checked last
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_a_task_owns_exactly_the_keys_it_writes(template):
+    space = file_key_space("lake", PID, "custom_events", template)
+    mine = [object_key(r, PID, "lake", template if r.is_final else None) for r in RECORDS]
+    assert all(key.startswith(space.prefix) and space.owns(key) for key in mine)
+    others = [
+        index_key("lake", PID, "custom_events"),
+        f"lake/{PID}/custom_events/daily/2024/03/notes/readme.txt",
+        "other/" + mine[0],
+        object_key(daily("2024-03-14"), PID, "lake2", template),
+    ]
+    assert [key for key in others if space.owns(key)] == []
+    # Another kind's or product's keys are told apart by the placeholders the layout has.
+    other_kind = object_key(daily("2024-03-14", "exceptions"), PID, "lake", template)
+    other_product = object_key(daily("2024-03-14"), "999", "lake", template)
+    template = template or DEFAULT_KEY_TEMPLATE
+    assert space.owns(other_kind) is ("{file_kind}" not in template)
+    assert space.owns(other_product) is ("{product_id}" not in template)
+
+
+def test_an_empty_prefix_owns_keys_without_a_leading_slash():
+    space = file_key_space("", PID, "custom_events")
+    key = object_key(daily("2024-03-14"), PID, "")
+    assert key == f"{PID}/custom_events/daily/2024/03/{PID}_cust_2024-03-14.zip"
+    assert space.owns(key) and space.prefix == ""

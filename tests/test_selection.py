@@ -57,3 +57,21 @@ def test_matching_by_window_frequency_and_names():
     assert [r.file_name for r in with_open.apply(records)] == ["a_2024-03-02.zip", "o_2024-03-03.zip"]
     named = FileSelection.parse("custom_events", ["daily", "monthly"], file_names=["m_2024-02.zip"])
     assert [r.file_name for r in named.apply(records)] == ["m_2024-02.zip"]
+
+
+def test_a_rejected_record_concerns_the_selection_that_would_have_taken_it():
+    from airflow_provider_usageintel.api.files import RejectedRecord
+
+    selection = FileSelection.parse("custom_events", "daily", since="2024-03-10", until="2024-03-14")
+
+    def bad(frequency="daily", name=None, day=None):
+        return RejectedRecord("dailyFiles[0]", ("dailyFiles[0].fileName: bad",), frequency, name, day)
+
+    assert selection.wants(bad())  # nothing known: reported rather than overlooked
+    assert selection.wants(bad(day="2024-03-12"))
+    assert not selection.wants(bad(day="2024-03-09")) and not selection.wants(bad(day="2024-03-15"))
+    assert not selection.wants(bad(frequency="monthly"))
+    monthly = FileSelection.parse("custom_events", "monthly", since="2024-03-10", until="2024-03-14")
+    assert monthly.wants(bad("monthly", day="2024-03-01"))  # may cover the window: its end is unknown
+    named = FileSelection.parse("custom_events", "daily", file_names=["a.zip"])
+    assert named.wants(bad(name="a.zip")) and not named.wants(bad(name="b.zip")) and not named.wants(bad())

@@ -6,12 +6,17 @@ push lists of them to XCom and DAGs fan out over them with ``.expand()``.
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
+import math
 import re
+import reprlib
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from airflow_provider_usageintel.exceptions import (
+    Problems,
     UsageIntelligenceAPIError,
     UsageIntelligenceValidationError,
     allowed,
@@ -68,9 +73,12 @@ LIST_KEYS: dict[Frequency, str] = {
 #: the raw-events answer has one list of daily files.
 RAW_LIST_KEY = "fileList"
 
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: ASCII digits only (``\d`` also matches other scripts' digits); matched whole, so no trailing newline.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+DATE_FORMAT = "YYYY-MM-DD"
 #: file names are plain names; anything that could address a path is refused.
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+SAFE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}"
+_SAFE_NAME = re.compile(SAFE_NAME_PATTERN)
 
 
 def kb_to_bytes(kb: float | None) -> int | None:
@@ -122,7 +130,7 @@ class FileRecord:
 
 def check_file_name(name: object, field_name: str = "file_name") -> str:
     """Refuse names that could escape a directory or an S3 prefix (``..``, ``/``, NUL, over-long)."""
-    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
+    if not isinstance(name, str) or not _SAFE_NAME.fullmatch(name) or ".." in name:
         raise UsageIntelligenceValidationError(
             f"{field_name}: {name!r} is not a plain file name "
             "(allowed: letters, digits, '.', '_' and '-', at most 200 characters, no '..')"
@@ -130,60 +138,197 @@ def check_file_name(name: object, field_name: str = "file_name") -> str:
     return name
 
 
-def _date(value: object, where: str) -> str:
-    if not isinstance(value, str) or not _DATE.match(value):
-        raise ValueError(f"{where}: expected a YYYY-MM-DD date, got {value!r}")
+def check_record_date(value: object, field_name: str) -> str:
+    """A file's date: ``YYYY-MM-DD`` of a real calendar day, since it becomes part of S3 keys.
+
+    The one parser of record dates, for listings and for records handed over through XCom.
+    """
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise UsageIntelligenceValidationError(
+            f"{field_name}: {reprlib.repr(value)} is not a date (allowed: {DATE_FORMAT})"
+        )
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        raise UsageIntelligenceValidationError(
+            f"{field_name}: {value!r} is not a real calendar date (allowed: {DATE_FORMAT})"
+        ) from None
     return value
 
 
-def _size(value: object, where: str) -> float | None:
+def _check_size(value: object, field_name: str) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise ValueError(f"{where}: expected a size in KB, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < math.inf:
+        raise UsageIntelligenceValidationError(
+            f"{field_name}: expected a size in KB, got {reprlib.repr(value)} (allowed: a number >= 0)"
+        )
     return float(value)
 
 
-def _record(kind: FileKind, frequency: Frequency, item: object, where: str) -> FileRecord:
+def _check_period(start: str | None, stop: str | None, stop_field: str, start_name: str, p: Problems) -> None:
+    if start and stop and stop < start:
+        p.add(f"{stop_field}: {stop} is before {start_name} {start}")
+
+
+def check_record(record: FileRecord, where: str = "file") -> FileRecord:
+    """Every field of a record, since each ends up in an S3 key or decides one; all problems at once."""
+    p = Problems()
+    p.check(FileKind.parse, record.file_kind, f"{where}.file_kind")
+    frequency = p.check(Frequency.parse, record.frequency, f"{where}.frequency")
+    p.check(check_file_name, record.file_name, f"{where}.file_name")
+    start = p.check(check_record_date, record.start_date, f"{where}.start_date")
+    stop = p.check(check_record_date, record.stop_date, f"{where}.stop_date")
+    _check_period(start, stop, f"{where}.stop_date", "start_date", p)
+    p.check(_check_size, record.compressed_size_kb, f"{where}.compressed_size_kb")
+    p.check(_check_size, record.uncompressed_size_kb, f"{where}.uncompressed_size_kb")
+    if frequency is not None and record.is_final is not (frequency is not Frequency.OPEN):
+        p.add(
+            f"{where}.is_final: {record.is_final!r} does not match frequency {frequency.value} "
+            f"(allowed: {frequency is not Frequency.OPEN})"
+        )
+    if not isinstance(record.is_available, bool):
+        shown = reprlib.repr(record.is_available)
+        p.add(f"{where}.is_available: {shown} is not a boolean (allowed: true, false)")
+    p.raise_if_any()
+    return record
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A listed or given file that cannot be archived safely: skipped, reported, never silently dropped."""
+
+    #: where it was: ``dailyFiles[3]`` in a listing, or the file name of a duplicate.
+    where: str
+    problems: tuple[str, ...]
+    #: the listing section's frequency, when known.
+    frequency: str | None = None
+    #: the listed name and first day, when they were valid (they decide whether a task wanted it).
+    file_name: str | None = None
+    start_date: str | None = None
+
+    def __str__(self) -> str:
+        return "; ".join(self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"where": self.where, "file_name": self.file_name, "problems": list(self.problems)}
+
+
+class FileListing(list[FileRecord]):
+    """The usable records of a listing; ``rejected`` holds the ones skipped as unsafe or malformed."""
+
+    def __init__(self, records: Iterable[FileRecord] = (), rejected: Iterable[RejectedRecord] = ()) -> None:
+        super().__init__(records)
+        self.rejected: list[RejectedRecord] = list(rejected)
+
+    def only(self, frequency: Frequency | None) -> FileListing:
+        """The files (usable or not) of one frequency; all of them for ``None``."""
+        if frequency is None:
+            return self
+        return FileListing(
+            (r for r in self if r.frequency == frequency.value),
+            (r for r in self.rejected if r.frequency in (None, frequency.value)),
+        )
+
+
+def unique_records(records: Sequence[FileRecord]) -> tuple[list[FileRecord], list[RejectedRecord]]:
+    """Each file once: a name listed twice alike is one file; listed with different details, none is kept.
+
+    Two transfers of one file would write the same key at the same moment, and of two
+    different descriptions of one download nothing says which is right.
+    """
+    by_name: dict[str, list[FileRecord]] = {}
+    for record in records:
+        by_name.setdefault(record.file_name, []).append(record)
+    unique: list[FileRecord] = []
+    rejected: list[RejectedRecord] = []
+    for name, copies in by_name.items():
+        if all(copy == copies[0] for copy in copies):
+            unique.append(copies[0])
+            continue
+        fields = [k for k in FileRecord.__dataclass_fields__ if len({getattr(c, k) for c in copies}) > 1]
+        problem = f"{name}: listed {len(copies)} times with different {', '.join(fields)}"
+        rejected.append(RejectedRecord(name, (problem,), copies[0].frequency, name, None))
+    return unique, rejected
+
+
+def _section_record(kind: FileKind, frequency: Frequency, item: object, where: str) -> FileRecord:
+    """One listed file, every field checked; a validation error names each bad field."""
     if not isinstance(item, dict):
-        raise ValueError(f"{where}: expected an object, got {type(item).__name__}")
-    try:
-        name = check_file_name(item.get("fileName"), f"{where}.fileName")
-    except UsageIntelligenceValidationError as exc:
-        raise ValueError(str(exc)) from None
+        raise UsageIntelligenceValidationError(f"{where}: expected an object, got {type(item).__name__}")
+    p = Problems()
+    name = p.check(check_file_name, item.get("fileName"), f"{where}.fileName")
     if frequency is Frequency.MONTHLY:
-        start = _date(item.get("fileStartDate"), f"{where}.fileStartDate")
-        stop = _date(item.get("fileStopDate"), f"{where}.fileStopDate")
+        start = p.check(check_record_date, item.get("fileStartDate"), f"{where}.fileStartDate")
+        stop = p.check(check_record_date, item.get("fileStopDate"), f"{where}.fileStopDate")
+        _check_period(start, stop, f"{where}.fileStopDate", "fileStartDate", p)
     else:
-        start = stop = _date(item.get("fileDate"), f"{where}.fileDate")
-    available = item.get("isAvailable", True)
+        start = stop = p.check(check_record_date, item.get("fileDate"), f"{where}.fileDate")
+    compressed = p.check(_check_size, item.get("compressedSizeKB"), f"{where}.compressedSizeKB")
+    uncompressed = p.check(_check_size, item.get("uncompressedSizeKB"), f"{where}.uncompressedSizeKB")
+    p.raise_if_any()
+    if name is None or start is None or stop is None:  # pragma: no cover - recorded as problems above
+        raise UsageIntelligenceValidationError(f"{where}: incomplete")
     return FileRecord(
         file_kind=kind.value,
         frequency=frequency.value,
         file_name=name,
         start_date=start,
         stop_date=stop,
-        compressed_size_kb=_size(item.get("compressedSizeKB"), f"{where}.compressedSizeKB"),
-        uncompressed_size_kb=_size(item.get("uncompressedSizeKB"), f"{where}.uncompressedSizeKB"),
+        compressed_size_kb=compressed,
+        uncompressed_size_kb=uncompressed,
         is_final=frequency is not Frequency.OPEN,
-        is_available=bool(available),
+        is_available=bool(item.get("isAvailable", True)),
     )
 
 
-def parse_file_list(kind: FileKind, payload: object, endpoint: str) -> list[FileRecord]:
-    """Turn a listFiles answer into records; a malformed answer is an API error naming the field."""
+def _valid(check: Any, value: object) -> bool:
+    try:
+        check(value, "value")
+    except UsageIntelligenceValidationError:
+        return False
+    return True
+
+
+def _rejected(
+    frequency: Frequency, item: object, where: str, exc: UsageIntelligenceValidationError
+) -> RejectedRecord:
+    fields = item if isinstance(item, dict) else {}
+    name = fields.get("fileName")
+    date = fields.get("fileStartDate" if frequency is Frequency.MONTHLY else "fileDate")
+    return RejectedRecord(
+        where,
+        tuple(exc.problems),
+        frequency.value,
+        name if _valid(check_file_name, name) else None,
+        date if _valid(check_record_date, date) else None,
+    )
+
+
+def parse_file_list(kind: FileKind, payload: object, endpoint: str) -> FileListing:
+    """Turn a listFiles answer into records.
+
+    An answer of the wrong shape is an API error naming the field; a record that is
+    unsafe or malformed (a name with a path, an impossible date) is rejected alone, so
+    one bad record never stops the others from being archived.
+    """
     try:
         if not isinstance(payload, dict):
             raise ValueError(f"expected a JSON object, got {type(payload).__name__}")
         sections = {Frequency.DAILY: RAW_LIST_KEY} if kind is FileKind.RAW_EVENTS else LIST_KEYS
-        records: list[FileRecord] = []
+        listing = FileListing()
         for frequency, key in sections.items():
             items = payload.get(key, [])
             if items is None:
                 items = []
             if not isinstance(items, list):
                 raise ValueError(f"{key}: expected a list, got {type(items).__name__}")
-            records.extend(_record(kind, frequency, item, f"{key}[{i}]") for i, item in enumerate(items))
+            for i, item in enumerate(items):
+                where = f"{key}[{i}]"
+                try:
+                    listing.append(_section_record(kind, frequency, item, where))
+                except UsageIntelligenceValidationError as exc:
+                    listing.rejected.append(_rejected(frequency, item, where, exc))
     except ValueError as exc:
         raise UsageIntelligenceAPIError(200, endpoint, f"unexpected answer: {exc}") from None
-    return records
+    return listing

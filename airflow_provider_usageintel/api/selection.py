@@ -10,7 +10,13 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from airflow_provider_usageintel.api.files import FileKind, FileRecord, Frequency, check_file_name
+from airflow_provider_usageintel.api.files import (
+    FileKind,
+    FileRecord,
+    Frequency,
+    RejectedRecord,
+    check_file_name,
+)
 from airflow_provider_usageintel.api.validation import date_problems
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
 
@@ -108,3 +114,21 @@ class FileSelection:
 
     def apply(self, records: Iterable[FileRecord]) -> list[FileRecord]:
         return sorted((r for r in records if self.matches(r)), key=lambda r: (r.start_date, r.file_name))
+
+    def wants(self, rejected: RejectedRecord) -> bool:
+        """Whether a file the listing described unusably is one this selection would have taken.
+
+        What is unknown about it counts as wanted: a bad record is reported, not overlooked.
+        Others' bad records (another frequency, a day outside the window) are not this task's.
+        """
+        if rejected.frequency is not None and rejected.frequency not in {f.value for f in self.frequencies}:
+            return False
+        if self.file_names is not None and rejected.file_name not in self.file_names:
+            return False
+        day = rejected.start_date
+        if day is None:
+            return True
+        if self.until and day > self.until:
+            return False
+        monthly = rejected.frequency == Frequency.MONTHLY.value  # its last day is unknown here
+        return monthly or not self.since or day >= self.since

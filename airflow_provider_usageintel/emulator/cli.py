@@ -1,7 +1,9 @@
 """``usageintel-emulator``: serve the emulated API in the foreground, for demos and manual testing.
 
 The first line on stdout is exactly ``Usage Intelligence emulator listening on
-<url>`` (flushed at once), so scripts can start the process and read the port.
+<url>`` (flushed at once), so scripts can start the process and read the port;
+the next lines give the credentials of each emulated API (Usage Intelligence,
+Fluid Topics, FusionAuth).
 """
 
 from __future__ import annotations
@@ -85,15 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from airflow_provider_usageintel.emulator.server import EmulatorServer
 
     server = EmulatorServer(config).start()
-    print(f"Usage Intelligence emulator listening on {server.url}", flush=True)
-    print(f"  user: {config.user}", flush=True)
-    print(f"  password: {config.password}", flush=True)
-    print(f"  product ids: {', '.join(config.product_ids)}", flush=True)
-    print(f"  origin: {config.origin}", flush=True)
-    print(f"  today: {server.context.clock.today.isoformat()}", flush=True)
-    print(f"  latency: {config.latency_ms:g} ms", flush=True)
-    rate = f"{config.download_mib_per_s:g} MiB/s" if config.download_mib_per_s else "unlimited"
-    print(f"  download bandwidth: {rate}", flush=True)
+    for line in server.banner():
+        print(line, flush=True)
     server.serve_forever()
     return 0
 

@@ -158,6 +158,31 @@ class EmulatorServer:
 
     # ------------------------------------------------------------------ wiring for clients
 
+    def banner(self) -> list[str]:
+        """What a person needs to connect to each emulated API, as the CLI prints it on start-up.
+
+        The credentials are the emulator's own demo values, not secrets.
+        """
+        config = self.config
+        rate = f"{config.download_mib_per_s:g} MiB/s" if config.download_mib_per_s else "unlimited"
+        lines = [
+            f"Usage Intelligence emulator listening on {self.url}",
+            f"  user: {config.user}",
+            f"  password: {config.password}",
+            f"  product ids: {', '.join(config.product_ids)}",
+            f"  origin: {config.origin}",
+            f"  today: {self.context.clock.today.isoformat()}",
+            f"  latency: {config.latency_ms:g} ms",
+            f"  download bandwidth: {rate}",
+            f"  Fluid Topics API key (Authorization: Bearer <key>): {config.fluid_topics_api_key}",
+            f"  FusionAuth API key (Authorization: <key>): {config.fusionauth_api_key}",
+            f"  FusionAuth report paths: {config.fusionauth_path_style}, "
+            f"time zone {config.fusionauth_timezone}",
+        ]
+        if config.fusionauth_tenant_id:
+            lines.append(f"  FusionAuth tenant id (X-FusionAuth-TenantId): {config.fusionauth_tenant_id}")
+        return lines
+
     def _product(self, product_id: str | int | None) -> str:
         return str(product_id) if product_id is not None else self.config.product_ids[0]
 

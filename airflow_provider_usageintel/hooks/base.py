@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, ClassVar, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import requests
 from airflow.sdk import BaseHook
@@ -54,15 +54,64 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _userinfo(value: str) -> tuple[str, str]:
+    """``(scheme://, rest)`` with any ``user:password@`` cut off the rest.
+
+    Everything up to the last ``@`` goes, not only what ``urlsplit`` calls userinfo: a
+    password holding ``/``, ``?`` or ``#`` would otherwise spill into the path or query.
+    """
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        scheme, rest = "", value
+    return (f"{scheme}://" if sep else ""), rest.rpartition("@")[2]
+
+
+def without_secrets(url: str) -> str:
+    """A URL fit for a message: user name and password, query and fragment dropped."""
+    scheme, rest = _userinfo(url)
+    return scheme + rest.split("?", 1)[0].split("#", 1)[0]
+
+
+def host_and_port(url: str) -> str:
+    """``host:port`` of a URL (the scheme's default port when none is given); never credentials."""
+    parts = urlsplit(url)
+    host = parts.hostname or "?"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def _valid_port(parts: SplitResult) -> bool:
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number in range
+    except ValueError:
+        return False
+    return True
+
+
 def normalise_base_url(raw: str | None, default: str, port: int | None = None, *, allow_http: bool) -> str:
-    """Turn the connection's host field into a base URL: bare names get https, http needs loopback."""
+    """Turn the connection's host field into a base URL: bare names get https, http needs loopback.
+
+    Credentials in the URL (``https://user:password@host``) are refused, never used nor
+    echoed: they would end up in every log line and error naming the URL.
+    """
     value = (raw or "").strip() or default
     if "://" not in value:
         value = f"https://{value}"
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if "@" in value:
         raise UsageIntelligenceValidationError(
-            f"host: {raw!r} is not an API base URL (allowed: https://host[:port][/path] or a bare host name)"
+            f"host: {without_secrets(value)!r} with a user name or password in the URL is not allowed "
+            "(allowed: https://host[:port][/path]; credentials go in the connection's login and password)"
+        )
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not _valid_port(parts):
+        raise UsageIntelligenceValidationError(
+            f"host: {without_secrets(raw or '')!r} is not an API base URL "
+            "(allowed: https://host[:port][/path] or a bare host name)"
         )
     netloc = parts.netloc
     if port and parts.port is None:
@@ -73,6 +122,15 @@ def normalise_base_url(raw: str | None, default: str, port: int | None = None, *
             "(allowed: https, http to a loopback address, or set the extra 'allow_insecure_http': true)"
         )
     return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _mask_url_password(host: str | None) -> None:
+    """A password typed into the host field is refused, and kept out of Airflow's logs as well."""
+    scheme, sep, rest = (host or "").partition("://")
+    userinfo = (rest if sep else scheme).rpartition("@")[0]
+    password = userinfo.partition(":")[2]
+    if password:
+        mask_secret(password)
 
 
 def _as_bool(value: Any, name: str) -> bool:
@@ -121,6 +179,7 @@ class ConnectionSettings:
             value = extras.get(name)
             return common_default(name) if value is None else value
 
+        _mask_url_password(conn.host)
         allow_http = _as_bool(given("allow_insecure_http"), "allow_insecure_http")
         return cls(
             base_url=normalise_base_url(conn.host, default_base_url, conn.port, allow_http=allow_http),
@@ -158,8 +217,16 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
-def describe_network_error(exc: requests.RequestException) -> str:
-    """Name the failure without echoing the URL (it may be signed) or the request."""
+def describe_network_error(exc: requests.RequestException, url: str | None = None) -> str:
+    """Name the failure, and with ``url`` the host and port, without echoing the URL (it may be signed)."""
+    text = _network_failure(exc)
+    if url is None:
+        return text
+    cause = _connect_cause(exc) if text == "connection failed" else ""
+    return f"{text} ({host_and_port(url)}{cause})"
+
+
+def _network_failure(exc: requests.RequestException) -> str:
     if isinstance(exc, requests.ConnectionError) and exc.args and isinstance(exc.args[0], ReadTimeoutError):
         return "read timeout"  # requests wraps a timeout while streaming a body as a ConnectionError
     kinds: list[tuple[type[BaseException], str]] = [
@@ -173,6 +240,26 @@ def describe_network_error(exc: requests.RequestException) -> str:
         if isinstance(exc, kind):
             return text
     return type(exc).__name__
+
+
+#: why a connection could not be made, from the text of urllib3's error (it names no URL).
+_CONNECT_CAUSES = (
+    ("Connection refused", "connection refused"),
+    ("ConnectionRefused", "connection refused"),
+    ("NameResolution", "host name not resolved"),
+    ("Name or service not known", "host name not resolved"),
+    ("Network is unreachable", "network unreachable"),
+    ("No route to host", "no route to host"),
+    ("RemoteDisconnected", "closed by the server without an answer"),
+)
+
+
+def _connect_cause(exc: requests.RequestException) -> str:
+    text = repr(exc.args[0]) if exc.args else ""
+    for marker, cause in _CONNECT_CAUSES:
+        if marker in text:
+            return f", {cause}"
+    return ""
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
@@ -346,14 +433,14 @@ class ApiHookBase(BaseHook):
         try:
             response = http.request(method, url, **kwargs)
         except requests.RequestException as exc:
-            error = UsageIntelligenceAPIError(None, label, describe_network_error(exc))
+            failure = describe_network_error(exc, url)
+            error = UsageIntelligenceAPIError(None, label, failure)
             if retry_safe or _never_sent(exc):
                 raise RetryableError(error) from None
             raise UsageIntelligenceAPIError(
                 None,
                 label,
-                f"{describe_network_error(exc)}; not re-sent because the call is not idempotent "
-                "and may have reached the server",
+                f"{failure}; not re-sent because the call is not idempotent and may have reached the server",
             ) from None
         if response.ok:
             return response

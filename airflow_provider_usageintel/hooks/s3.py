@@ -11,6 +11,9 @@ without changing what the client does:
   0.3 ms a key (two thirds of parsing a listing page). S3 writes them in one
   ISO 8601 form that :meth:`datetime.fromisoformat` reads far faster; anything
   else still goes to botocore's parser.
+
+It also says out loud when no Airflow connection is behind the client: boto3 then
+takes the worker's default credential chain, which may write to another account.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.utils import parse_timestamp
 
 from airflow_provider_usageintel.utils.gc_pause import collector_paused
+
+DEFAULT_CHAIN = "the worker's default AWS credential chain (environment, ~/.aws, instance or pod role)"
 
 
 def parse_s3_timestamp(value: Any) -> dt.datetime:
@@ -57,5 +62,20 @@ class ArchiveS3Hook(S3Hook):
 
     def get_conn(self) -> Any:
         """The client, created with the garbage collector paused (see utils/gc_pause.py)."""
+        self.note_credentials()
         with collector_paused():
             return super().get_conn()
+
+    def note_credentials(self) -> None:
+        """Warn when the client falls back to the default credential chain because no connection exists."""
+        if self.conn_config:
+            return
+        if self.aws_conn_id is None:
+            self.log.info("aws_conn_id is None: S3 credentials come from %s", DEFAULT_CHAIN)
+            return
+        self.log.warning(
+            "AWS connection %r does not exist: S3 credentials come from %s, whichever account that is. "
+            "Create the connection, or pass aws_conn_id=None to use the default chain on purpose.",
+            self.aws_conn_id,
+            DEFAULT_CHAIN,
+        )

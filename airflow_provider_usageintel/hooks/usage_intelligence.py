@@ -29,6 +29,7 @@ from airflow_provider_usageintel.api.endpoints import (
 )
 from airflow_provider_usageintel.api.files import (
     FileKind,
+    FileListing,
     FileRecord,
     Frequency,
     check_file_name,
@@ -569,14 +570,20 @@ class UsageIntelligenceHook(ApiHookBase):
         file_kind: str | FileKind,
         product_id: str | int | None = None,
         frequency: str | Frequency | None = None,
-    ) -> list[FileRecord]:
-        """Files the server offers for a kind; ``frequency`` keeps only daily, monthly or open ones."""
+    ) -> FileListing:
+        """Files the server offers for a kind; ``frequency`` keeps only daily, monthly or open ones.
+
+        Listed files that are unsafe or malformed are logged and left out, in ``rejected``.
+        """
         kind = FileKind.parse(file_kind)
         wanted = Frequency.parse(frequency) if frequency is not None else None
         ep = endpoint(kind.list_endpoint, self.path_overrides)
         pid = self.product_id(product_id)
-        records = parse_file_list(kind, self.call(ep, product_id=pid), f"{ep.method} {ep.url_path(pid)}")
-        return [r for r in records if wanted is None or r.frequency == wanted.value]
+        listing = parse_file_list(kind, self.call(ep, product_id=pid), f"{ep.method} {ep.url_path(pid)}")
+        listing = listing.only(wanted)
+        for rejected in listing.rejected:
+            self.log.warning("Listed file left out as unusable: %s", rejected)
+        return listing
 
     def get_download_url(
         self, file_kind: str | FileKind, file_name: str, product_id: str | int | None = None

@@ -2,27 +2,32 @@
 
 The checks collect every problem before raising, so a DAG author fixes all of
 them in one go; file records arriving through XCom are checked here too, since
-their names become local paths and S3 keys.
+their fields become local paths and S3 keys.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any, Generic, TypeVar
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_usageintel.api.files import FileKind, FileRecord, check_file_name
-from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
+from airflow_provider_usageintel.api.files import FileKind, FileRecord, check_record
+from airflow_provider_usageintel.exceptions import (
+    Problems as Problems,  # noqa: PLC0414 - re-exported: the operators import it from here
+)
+from airflow_provider_usageintel.exceptions import (
+    UsageIntelligenceError,
+    UsageIntelligenceValidationError,
+)
 from airflow_provider_usageintel.hooks.base import ApiHookBase
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from airflow_provider_usageintel.utils.lineage import lineage_of, operator_lineage
 from airflow_provider_usageintel.utils.sessions import end_session, ends_session
 
-T = TypeVar("T")
 HookT = TypeVar("HookT", bound=ApiHookBase)
 
 UI_COLOR = "#d7ecf7"
@@ -32,31 +37,6 @@ RECORD_FIELDS = ("file_kind", "frequency", "file_name", "start_date", "stop_date
 
 class UsageIntelligenceTaskError(UsageIntelligenceError, AirflowFailException):
     """Running the task again as is cannot help (or could do harm): fail it without Airflow retries."""
-
-
-class Problems:
-    """Collects validation problems across checks, so one error names every bad field."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def add(self, problem: str) -> None:
-        self.items.append(problem)
-
-    def extend(self, problems: Sequence[str]) -> None:
-        self.items.extend(problems)
-
-    def check(self, func: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-        """``func(*args, **kwargs)``, or ``None`` once its validation problems are recorded."""
-        try:
-            return func(*args, **kwargs)
-        except UsageIntelligenceValidationError as exc:
-            self.items.extend(exc.problems)
-            return None
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise UsageIntelligenceValidationError(self.items)
 
 
 def positive_number(value: object, field: str, problems: Problems, *, integer: bool = True) -> None:
@@ -167,7 +147,7 @@ def within(field: str, problems: Sequence[str]) -> list[str]:
 
 
 def parse_record(item: object, where: str, kind: FileKind | None) -> FileRecord:
-    """A record handed over through XCom (a dict), checked before its name is used as a path."""
+    """A record handed over through XCom (a dict), every field checked: each becomes part of a path or key."""
     if isinstance(item, FileRecord):
         record = item
     elif isinstance(item, Mapping):
@@ -182,7 +162,7 @@ def parse_record(item: object, where: str, kind: FileKind | None) -> FileRecord:
         raise UsageIntelligenceValidationError(
             f"{where}: expected a file record (a dict), got {type(item).__name__}"
         )
-    check_file_name(record.file_name, f"{where}.file_name")
+    check_record(record, where)
     if kind is not None and record.file_kind != kind.value:
         raise UsageIntelligenceValidationError(
             f"{where}.file_kind: {record.file_kind!r} does not match file_kind (allowed: {kind.value})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from functools import cached_property
@@ -10,13 +11,23 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.bases.operator import partial as airflow_partial
 
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
 from airflow_provider_usageintel.operators.base import Problems, UsageIntelligenceBaseOperator
 from airflow_provider_usageintel.utils.assets import DEFAULT_ALIAS, default_outlets, record_objects
+from airflow_provider_usageintel.utils.keys import KeySpace, single_key_space
 from airflow_provider_usageintel.utils.lineage import lineage_of, s3_namespace
 from airflow_provider_usageintel.utils.ndjson import GzipNdjson
 from airflow_provider_usageintel.utils.progress import Progress
-from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, StreamingUpload
+from airflow_provider_usageintel.utils.s3_upload import (
+    DEFAULT_PART_SIZE,
+    AbortedUpload,
+    StreamingUpload,
+    abort_stale_uploads,
+)
 from airflow_provider_usageintel.utils.s3_validation import check_bucket_name
+
+#: an upload this old is no run's work in progress (a 1.5 GiB file takes minutes): it is a leftover.
+DEFAULT_STALE_UPLOAD_AGE = dt.timedelta(hours=6)
 
 
 class S3DestinationOperator(BaseOperator):
@@ -30,6 +41,11 @@ class S3DestinationOperator(BaseOperator):
     :param aws_conn_id: the Amazon provider's connection for S3.
     :param asset_alias: outlet alias that receives one Asset event per object written
         (``None`` disables it; passing ``outlets`` replaces it).
+    :param abort_uploads_older_than: incomplete multipart uploads of this task's own keys that are
+        older than this (a ``timedelta`` or seconds) are leftovers of a killed run and are aborted
+        at the start of the next one; ``None`` leaves them to the bucket's lifecycle rule. Keep it
+        above the longest time one upload of the task can take, or a concurrent run's upload
+        could be aborted.
     """
 
     ui_color = "#e8f1fb"
@@ -40,6 +56,7 @@ class S3DestinationOperator(BaseOperator):
         s3_bucket: str,
         aws_conn_id: str | None = "aws_default",
         asset_alias: str | None = DEFAULT_ALIAS,
+        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
         **kwargs: Any,
     ) -> None:
         kwargs["outlets"] = default_outlets(asset_alias, kwargs.get("outlets"))
@@ -47,6 +64,7 @@ class S3DestinationOperator(BaseOperator):
         self.s3_bucket = s3_bucket
         self.aws_conn_id = aws_conn_id
         self.asset_alias = asset_alias
+        self.abort_uploads_older_than = abort_uploads_older_than
 
     @classmethod
     def partial(cls, **kwargs: Any) -> Any:
@@ -66,8 +84,16 @@ class S3DestinationOperator(BaseOperator):
         return ArchiveS3Hook(aws_conn_id=self.aws_conn_id, caller=type(self).__name__).get_conn()
 
     def check_target(self, problems: Problems) -> None:
-        """The bucket, checked locally before any call."""
+        """The bucket and the stale-upload bound, checked locally before any call."""
         problems.check(check_bucket_name, self.s3_bucket)
+        problems.check(stale_upload_age, self.abort_uploads_older_than)
+
+    def abort_stale_uploads(self, space: KeySpace) -> list[AbortedUpload]:
+        """Abort what killed runs of this task left incomplete in ``space`` (see utils/s3_upload.py)."""
+        age = stale_upload_age(self.abort_uploads_older_than)
+        if age is None:
+            return []
+        return abort_stale_uploads(self.s3, self.s3_bucket, space.prefix, space.owns, age, self.log)
 
     def record_assets(self, context: Mapping[str, Any], objects: list[tuple[str, dict[str, Any]]]) -> int:
         """One Asset event, and one OpenLineage output, per object ``(key, extra)`` written."""
@@ -106,6 +132,7 @@ class S3DestinationOperator(BaseOperator):
         Returns the key, rows, bytes and SHA-256; exports larger than one part carry the latter
         three only here and in their Asset event, not as object metadata.
         """
+        self.abort_stale_uploads(single_key_space(key))
         output = GzipNdjson(rows)
         upload = StreamingUpload(
             self.s3,
@@ -115,9 +142,24 @@ class S3DestinationOperator(BaseOperator):
             final_metadata=lambda: {"rows": output.rows, "sha256": output.sha256, "size": output.size},
             part_size=part_size,
             content_type="application/x-ndjson",
+            log=self.log,
         )
         upload.run(_counted(output, progress))
         return {"key": key, "rows": output.rows, "bytes": output.size, "sha256": output.sha256}
+
+
+def stale_upload_age(value: object) -> dt.timedelta | None:
+    """``abort_uploads_older_than`` as a duration: a ``timedelta`` or seconds, at least 0, or ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf"):
+        return dt.timedelta(seconds=value)
+    if isinstance(value, dt.timedelta) and value >= dt.timedelta(0):
+        return value
+    raise UsageIntelligenceValidationError(
+        f"abort_uploads_older_than: {value!r} is not allowed "
+        "(allowed: a timedelta or a number of seconds >= 0, or None to leave leftovers to the lifecycle rule)"
+    )
 
 
 def _counted(chunks: Iterable[bytes], progress: Progress | None) -> Iterator[bytes]:

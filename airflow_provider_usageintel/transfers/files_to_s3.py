@@ -5,7 +5,12 @@ disk); memory is bounded by ``part_size * 5`` per concurrent file whatever the
 file size. Objects appear only when complete and carry the source file's
 name, kind and dates in their metadata (files of one part also their SHA-256,
 which the archive index and the manifest hold for every file). Re-runs skip
-files S3 already holds from the same source with the same size.
+files S3 already holds from the same source with the same size, and abort the
+multipart uploads a killed run left behind under the task's own keys.
+
+A listed record that is unsafe or malformed (a name with a path, an impossible
+date, a file listed twice with different details) is skipped: the others are
+archived, then the task fails naming it.
 """
 
 from __future__ import annotations
@@ -21,32 +26,46 @@ from typing import Any
 
 from airflow.sdk import Context
 
-from airflow_provider_usageintel.api.files import FileRecord, Frequency
+from airflow_provider_usageintel.api.files import (
+    FileKind,
+    FileRecord,
+    Frequency,
+    RejectedRecord,
+    unique_records,
+)
 from airflow_provider_usageintel.api.selection import DateLike, FileSelection
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceError,
     UsageIntelligenceTransferError,
     UsageIntelligenceValidationError,
 )
-from airflow_provider_usageintel.operators.base import Problems, parse_records, positive_number
+from airflow_provider_usageintel.operators.base import Problems, parse_records
 from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
 from airflow_provider_usageintel.utils.archive_index import ArchiveIndex
 from airflow_provider_usageintel.utils.keys import (
+    check_key,
     check_key_template,
+    check_prefix,
     common_prefix,
+    file_key_space,
+    index_key,
     object_key,
     object_metadata,
     selection_prefix,
 )
 from airflow_provider_usageintel.utils.progress import Progress
 from airflow_provider_usageintel.utils.s3_errors import s3_errors
-from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, StreamingUpload
-from airflow_provider_usageintel.utils.s3_validation import check_key
+from airflow_provider_usageintel.utils.s3_upload import (
+    DEFAULT_PART_SIZE,
+    MIN_PART_SIZE,
+    AbortedUpload,
+    StreamingUpload,
+)
 from airflow_provider_usageintel.utils.zipcheck import verified_zip
 
-#: one index object per product and file kind under ``{s3_prefix}/_index/`` (see utils/archive_index.py).
-INDEX_DIR = "_index"
 MAX_CONCURRENCY = 64
+#: failed and skipped files the task's error names one by one; the manifest and the log have them all.
+NAMED_IN_ERROR = 5
 #: listed sizes are rounded KB: an object is the same file when its exact size agrees with them.
 METADATA_SHA = "sha256"
 
@@ -61,6 +80,15 @@ class Listing:
 
     prefix: str
     objects: dict[str, dict[str, Any]]
+
+
+@dataclass
+class EarlyS3:
+    """What the S3 side prepared while the API listed files."""
+
+    index: ArchiveIndex
+    listing: Listing | None
+    aborted: list[AbortedUpload]
 
 
 @dataclass(frozen=True)
@@ -95,9 +123,10 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
     :param progress_interval: seconds between progress lines in the log.
 
     Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator` (product_id,
-    connection ids, asset_alias).
+    connection ids, asset_alias, abort_uploads_older_than).
 
-    Returns (pushed to XCom): the manifest: transferred and skipped files, bytes, durations.
+    Returns (pushed to XCom): the manifest: transferred, skipped, failed and rejected files, aborted
+    leftover uploads, bytes, durations.
     """
 
     template_fields: Sequence[str] = (
@@ -170,12 +199,11 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         if self.files is not None:
             given = parse_records(self.files, selection.file_kind if selection else None, problems)
         self.check_target(problems)
-        if self.key_template:
+        problems.check(check_prefix, self.s3_prefix)
+        if self.key_template is not None:
             problems.check(check_key_template, self.key_template)
         if self.manifest_key:
             problems.check(check_key, self.manifest_key, "manifest_key")
-        positive_number(self.part_size, "part_size", problems)
-        positive_number(self.max_concurrency, "max_concurrency", problems)
         problems.check(self._check_numbers)
         problems.raise_if_any()
         if selection is None:  # pragma: no cover - a failed parse recorded problems above
@@ -184,9 +212,11 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
 
     def _check_numbers(self) -> None:
         problems = []
-        if not isinstance(self.max_concurrency, int) or not 1 <= self.max_concurrency <= 64:
-            problems.append(f"max_concurrency: {self.max_concurrency!r} is out of range (allowed: 1 to 64)")
-        if not isinstance(self.part_size, int) or self.part_size < MIN_PART_SIZE:
+        if not _is_int(self.max_concurrency) or not 1 <= self.max_concurrency <= MAX_CONCURRENCY:
+            problems.append(
+                f"max_concurrency: {self.max_concurrency!r} is out of range (allowed: 1 to {MAX_CONCURRENCY})"
+            )
+        if not _is_int(self.part_size) or self.part_size < MIN_PART_SIZE:
             problems.append(
                 f"part_size: {self.part_size!r} is below S3's minimum (allowed: >= {MIN_PART_SIZE})"
             )
@@ -195,10 +225,19 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
 
     # -- planning ---------------------------------------------------------------------------
 
-    def _records(self, selection: FileSelection, given: list[FileRecord] | None) -> list[FileRecord]:
+    def _records(
+        self, selection: FileSelection, given: list[FileRecord] | None
+    ) -> tuple[list[FileRecord], list[RejectedRecord]]:
+        """The files to plan for, each once, and the unusable ones this task would have wanted."""
         if given is not None:
-            return selection.apply(given) if self.file_names else given
-        return selection.apply(self.hook.list_files(selection.file_kind))
+            records = selection.apply(given) if self.file_names else given
+            rejected = []
+        else:
+            listing = self.hook.list_files(selection.file_kind)
+            records = selection.apply(listing)
+            rejected = [r for r in listing.rejected if selection.wants(r)]
+        unique, duplicates = unique_records(records)
+        return unique, rejected + duplicates
 
     def _anticipated_prefix(
         self, selection: FileSelection, given: list[FileRecord] | None, product_id: str
@@ -216,31 +255,37 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
 
     def _records_while_s3_starts(
         self, selection: FileSelection, given: list[FileRecord] | None, product_id: str
-    ) -> tuple[list[FileRecord], ArchiveIndex, Listing | None]:
+    ) -> tuple[list[FileRecord], list[RejectedRecord], EarlyS3]:
         """The API listing, while S3 gets ready beside it.
 
         The API calls are mostly waiting. Meanwhile the S3 client is created (about a
-        tenth of a second of CPU: botocore parses the S3 service model) and, when the
-        prefix is known upfront, the archive is listed and its index read: a no-op
-        re-run pays about the longer of the two sides instead of their sum.
+        tenth of a second of CPU: botocore parses the S3 service model), leftovers of
+        killed runs are aborted and, when the prefix is known upfront, the archive is
+        listed and its index read: a no-op re-run pays about the longer of the two
+        sides instead of their sum.
         """
         prefix = self._anticipated_prefix(selection, given, product_id)
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="s3-early") as pool:
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="s3-early") as pool:
             s3_side = pool.submit(self._s3_ready, prefix, product_id, pool)
-            records = self._records(selection, given)
-            index, listing = s3_side.result()
-        return records, index, listing
+            records, rejected = self._records(selection, given)
+            early = s3_side.result()
+        return records, rejected, early
 
-    def _s3_ready(
-        self, prefix: str | None, product_id: str, pool: ThreadPoolExecutor
-    ) -> tuple[ArchiveIndex, Listing | None]:
+    def _s3_ready(self, prefix: str | None, product_id: str, pool: ThreadPoolExecutor) -> EarlyS3:
         index = self._index(product_id)  # creates the client
-        if prefix is None:
-            return index, None
-        loaded = pool.submit(_preload, index)
-        listing = Listing(prefix, self._list(prefix))
-        loaded.result()
-        return index, listing
+        space = file_key_space(self.s3_prefix, product_id, self._kind, self.key_template)
+        aborted = pool.submit(self.abort_stale_uploads, space)
+        listing = None
+        if prefix is not None:
+            loaded = pool.submit(_preload, index)
+            listing = Listing(prefix, self._list(prefix))
+            loaded.result()
+        return EarlyS3(index, listing, aborted.result())
+
+    @property
+    def _kind(self) -> str:
+        """The file kind's value, also when given as a :class:`FileKind` (checked by ``_validate``)."""
+        return FileKind.parse(self.file_kind).value
 
     def _key(self, record: FileRecord, product_id: str) -> str:
         template = self.key_template if record.is_final else None
@@ -264,8 +309,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         return found
 
     def _index(self, product_id: str) -> ArchiveIndex:
-        key = f"{self.s3_prefix.strip('/')}/{INDEX_DIR}/{product_id}/{self.file_kind}.json".lstrip("/")
-        return ArchiveIndex(self.s3, self.s3_bucket, key)
+        return ArchiveIndex(self.s3, self.s3_bucket, index_key(self.s3_prefix, product_id, self._kind))
 
     def _plan(
         self, records: list[FileRecord], index: ArchiveIndex, product_id: str, early: Listing | None
@@ -330,8 +374,9 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         selection, given = self._validate()
         product_id = self.hook.product_id()
         started = time.monotonic()
-        records, index, early = self._records_while_s3_starts(selection, given, product_id)
-        plan = self._plan(records, index, product_id, early)
+        records, rejected, early = self._records_while_s3_starts(selection, given, product_id)
+        index = early.index
+        plan = self._plan(records, index, product_id, early.listing)
         todo = [p for p in plan if p.skip_reason is None]
         self.log.info(
             "%d %s file(s) selected: %d to transfer, %d already archived",
@@ -340,6 +385,8 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
             len(todo),
             len(plan) - len(todo),
         )
+        for bad in rejected:
+            self.log.error("Skipped, not archived: %s", bad)
         with Progress(
             self.log,
             f"{selection.file_kind.value} to s3://{self.s3_bucket}",
@@ -354,15 +401,15 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
             index.add(item["key"], by_key[item["key"]], item["size"], item["sha256"])
         self._save_index(index)
         manifest = self._manifest(plan, transferred, failed, product_id, time.monotonic() - started)
+        manifest["rejected"] = [r.to_dict() for r in rejected]
+        manifest["aborted_uploads"] = [a.to_dict() for a in early.aborted]
         if self.manifest_key:
             self._write_manifest(manifest)
         self.record_assets(context, [(t["key"], _asset_extra(t)) for t in transferred])
-        if failed:
-            names = ", ".join(f["file_name"] for f in failed)
+        if failed or rejected:
             raise UsageIntelligenceTransferError(
-                f"{len(failed)} of {len(todo)} file(s) failed ({names}); {len(transferred)} archived. "
-                "A retry transfers only what is missing."
-            )
+                _failure_message(len(todo), failed, rejected, len(transferred))
+            ) from (failed[0]["exception"] if failed else None)
         return manifest
 
     def _transfer_all(
@@ -384,7 +431,14 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
                     # One file's S3 error (after boto3's own retries) must not stop the others.
                     progress.file_failed()
                     self.log.error("%s: %s", item.record.file_name, exc)
-                    failed.append({"file_name": item.record.file_name, "key": item.key, "error": str(exc)})
+                    failed.append(
+                        {
+                            "file_name": item.record.file_name,
+                            "key": item.key,
+                            "error": str(exc),
+                            "exception": exc,
+                        }
+                    )
         except BaseException:
             self._cancelled.set()  # SIGTERM or a bug: abort in-flight uploads, leave nothing partial
             raise
@@ -405,6 +459,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
             final_metadata=lambda: {"size": stream.size, METADATA_SHA: stream.sha256},
             part_size=self.part_size,
             content_type="application/zip",
+            log=self.log,
         )
         # A corrupt zip raises before the chunks run out, so the upload aborts instead of committing.
         chunks = (
@@ -446,7 +501,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         total = sum(t["size"] for t in transferred)
         return {
             "product_id": product_id,
-            "file_kind": str(self.file_kind),
+            "file_kind": self._kind,
             "bucket": self.s3_bucket,
             "transferred": transferred,
             "skipped": [
@@ -454,7 +509,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
                 for p in plan
                 if p.skip_reason
             ],
-            "failed": failed,
+            "failed": [{k: v for k, v in f.items() if k != "exception"} for f in failed],
             "files_transferred": len(transferred),
             "files_skipped": sum(1 for p in plan if p.skip_reason),
             "bytes": total,
@@ -466,6 +521,37 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         self.s3.put_object(
             Bucket=self.s3_bucket, Key=self.manifest_key, Body=body, ContentType="application/json"
         )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _failure_message(
+    tried: int, failed: list[dict[str, Any]], rejected: list[RejectedRecord], archived: int
+) -> str:
+    """What went wrong, each file with its cause (the first few; the log and manifest have all)."""
+    parts = []
+    if failed:
+        causes = [
+            f["error"] if f["file_name"] in f["error"] else f"{f['file_name']}: {f['error']}" for f in failed
+        ]
+        parts.append(f"{len(failed)} of {tried} file(s) failed ({_first(causes)})")
+    if rejected:
+        parts.append(
+            f"{len(rejected)} listed file(s) skipped as unusable ({_first([str(r) for r in rejected])})"
+        )
+    return (
+        "; ".join(parts)
+        + f"; {archived} archived. A retry transfers only what is missing"
+        + (", and skips unusable files again until the API lists them correctly." if rejected else ".")
+    )
+
+
+def _first(items: list[str]) -> str:
+    shown = "; ".join(items[:NAMED_IN_ERROR])
+    more = len(items) - NAMED_IN_ERROR
+    return shown + (f"; and {more} more (see the log and the manifest)" if more > 0 else "")
 
 
 def _preload(index: ArchiveIndex) -> None:

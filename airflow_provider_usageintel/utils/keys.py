@@ -1,13 +1,25 @@
-"""Where an archived file lands in S3, and what metadata it carries."""
+"""Where objects land in S3, what metadata they carry, and which keys are acceptable at all.
+
+Every transfer checks its prefixes, templates and keys here, and only here: a key
+never leaves the prefix a task was given, whatever a DAG author or a server sends.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import string
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_usageintel.api.files import FileRecord, Frequency, check_file_name
+from airflow_provider_usageintel.api.files import (
+    SAFE_NAME_PATTERN,
+    FileKind,
+    FileRecord,
+    Frequency,
+    check_record,
+)
 from airflow_provider_usageintel.api.selection import FileSelection
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
 
@@ -15,16 +27,70 @@ DEFAULT_KEY_TEMPLATE = "{prefix}/{product_id}/{file_kind}/{frequency}/{yyyy}/{mm
 #: open (non-final) files change until the day closes; they live apart and are overwritten.
 OPEN_KEY_TEMPLATE = "{prefix}/open/{product_id}/{file_kind}/{file_name}"
 KEY_FIELDS = ("prefix", "product_id", "file_kind", "frequency", "yyyy", "mm", "dd", "file_name")
+#: what each placeholder can render to, for recognising the keys a task writes.
+FIELD_PATTERNS = {
+    "product_id": "[0-9]+",
+    "file_kind": "|".join(kind.value for kind in FileKind),
+    "frequency": "|".join(frequency.value for frequency in Frequency),
+    "yyyy": "[0-9]{4}",
+    "mm": "[0-9]{2}",
+    "dd": "[0-9]{2}",
+    "file_name": SAFE_NAME_PATTERN,
+}
+#: one directory of the archive per product and file kind (see utils/archive_index.py).
+INDEX_DIR = "_index"
+MAX_KEY_BYTES = 1024
+SEGMENTS_RULE = "names separated by '/', no empty, '.' or '..' segment, no control character"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def check_key_template(template: str, field_name: str = "key_template") -> str:
-    """Refuse unknown placeholders, and templates that do not end with the file name."""
+def check_key(key: object, field_name: str) -> str:
+    """An object key: non-empty, at most 1,024 bytes, no NUL, no ``..`` segment."""
+    if (
+        not isinstance(key, str)
+        or not key.strip("/")
+        or len(key.encode()) > MAX_KEY_BYTES
+        or "\x00" in key
+        or ".." in key.split("/")
+    ):
+        raise UsageIntelligenceValidationError(
+            f"{field_name}: {key!r} is not a valid object key "
+            "(allowed: 1-1024 bytes, no NUL character, no '..' segment)"
+        )
+    return key
+
+
+def _bad_segments(path: str) -> bool:
+    """An empty, ``.`` or ``..`` segment (once the ends' slashes are dropped), or a control character."""
+    stripped = path.strip("/")
+    if _CONTROL.search(path):
+        return True
+    return bool(stripped) and any(part in ("", ".", "..") for part in stripped.split("/"))
+
+
+def check_prefix(prefix: object, field_name: str = "s3_prefix") -> str:
+    """A key prefix (empty allowed): nothing in it can climb out of, or blur, the folder it names."""
+    if not isinstance(prefix, str) or _bad_segments(prefix) or len(prefix.encode()) > MAX_KEY_BYTES // 2:
+        raise UsageIntelligenceValidationError(
+            f"{field_name}: {prefix!r} is not a valid key prefix (allowed: {SEGMENTS_RULE}, "
+            f"at most {MAX_KEY_BYTES // 2} bytes)"
+        )
+    return prefix
+
+
+def check_key_template(template: object, field_name: str = "key_template") -> str:
+    """Known placeholders used plainly, ``{file_name}`` among them, literal text that stays in its prefix."""
+    if not isinstance(template, str):
+        raise UsageIntelligenceValidationError(
+            f"{field_name}: expected a string, got {type(template).__name__}"
+        )
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
         raise UsageIntelligenceValidationError(
             f"{field_name}: {template!r} is not a valid template ({exc})"
         ) from None
+    names = [name for _, name, _, _ in parsed if name is not None]
     unknown = sorted(set(names) - set(KEY_FIELDS))
     if unknown:
         raise UsageIntelligenceValidationError(
@@ -34,6 +100,15 @@ def check_key_template(template: str, field_name: str = "key_template") -> str:
         raise UsageIntelligenceValidationError(
             f"{field_name}: must contain {{file_name}} so that every file gets its own key"
         )
+    if any(spec or conversion for _, name, spec, conversion in parsed if name is not None):
+        raise UsageIntelligenceValidationError(
+            f"{field_name}: {template!r} formats a placeholder "
+            "(allowed: plain placeholders such as {file_name}, no conversion or format spec)"
+        )
+    if _bad_segments(template.format(**dict.fromkeys(KEY_FIELDS, "x"))):
+        raise UsageIntelligenceValidationError(
+            f"{field_name}: {template!r} is not a valid key layout (allowed: {SEGMENTS_RULE})"
+        )
     return template
 
 
@@ -42,6 +117,8 @@ def object_key(record: FileRecord, product_id: str, prefix: str, template: str |
     if template is None:
         template = OPEN_KEY_TEMPLATE if not record.is_final else DEFAULT_KEY_TEMPLATE
     check_key_template(template)
+    check_prefix(prefix)
+    check_record(record)
     yyyy, mm, dd = record.start_date.split("-")
     key = template.format(
         prefix=prefix.strip("/"),
@@ -51,9 +128,16 @@ def object_key(record: FileRecord, product_id: str, prefix: str, template: str |
         yyyy=yyyy,
         mm=mm,
         dd=dd,
-        file_name=check_file_name(record.file_name),
+        file_name=record.file_name,
+    ).lstrip("/")
+    return check_key(key, "key")
+
+
+def index_key(prefix: str, product_id: str, file_kind: str) -> str:
+    """The archive index of one product and file kind."""
+    return check_key(
+        f"{check_prefix(prefix).strip('/')}/{INDEX_DIR}/{product_id}/{file_kind}.json".lstrip("/"), "key"
     )
-    return key.lstrip("/")
 
 
 def common_prefix(keys: Iterable[str]) -> str:
@@ -72,6 +156,46 @@ def known_prefix(template: str, values: Mapping[str, str]) -> str:
             break
         rendered.append(values[name])
     return "".join(rendered)
+
+
+def key_pattern(template: str, values: Mapping[str, str]) -> re.Pattern[str]:
+    """Every key ``template`` renders with ``values`` fixed (the other placeholders as they can render)."""
+    parts = []
+    for literal, name, _, _ in string.Formatter().parse(template):
+        parts.append(re.escape(literal))
+        if name is not None:
+            parts.append(re.escape(values[name]) if name in values else f"(?:{FIELD_PATTERNS[name]})")
+    return re.compile("".join(parts).lstrip("/"))  # as object_key, which drops a leading '/'
+
+
+@dataclass(frozen=True)
+class KeySpace:
+    """The keys one task writes: all start with ``prefix``, and ``owns`` recognises each of them.
+
+    Multipart uploads left by an interrupted run are aborted only inside it, so a
+    task never touches what another task (or anyone else) uploads to the bucket.
+    """
+
+    prefix: str
+    patterns: tuple[re.Pattern[str], ...]
+
+    def owns(self, key: str) -> bool:
+        return any(pattern.fullmatch(key) for pattern in self.patterns)
+
+
+def file_key_space(prefix: str, product_id: str, file_kind: str, template: str | None = None) -> KeySpace:
+    """The keys of the files of one product and kind, final (``template``) and open."""
+    values = {"prefix": check_prefix(prefix).strip("/"), "product_id": product_id, "file_kind": file_kind}
+    templates = (check_key_template(template or DEFAULT_KEY_TEMPLATE), OPEN_KEY_TEMPLATE)
+    return KeySpace(
+        common_prefix(known_prefix(t, values).lstrip("/") for t in templates),
+        tuple(key_pattern(t, values) for t in templates),
+    )
+
+
+def single_key_space(key: str) -> KeySpace:
+    """One object's key, as written by a report or export."""
+    return KeySpace(key, (re.compile(re.escape(key)),))
 
 
 def selection_prefix(

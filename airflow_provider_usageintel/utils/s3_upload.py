@@ -11,11 +11,19 @@ end-of-stream values would take a server-side copy of the whole object, which
 doubled the S3 work of every large file, so callers keep those values
 elsewhere (the archive index, the run manifest). Any failure, including
 SIGTERM, aborts the multipart upload: a partial object is never visible.
+
+A process that is killed (SIGKILL, the out-of-memory killer) or loses S3
+while aborting leaves its upload incomplete: invisible, but billed.
+:func:`abort_stale_uploads` removes such leftovers on the task's next run, and
+a bucket lifecycle rule (``AbortIncompleteMultipartUpload``) is the second line
+of defence.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,10 +31,16 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
+from airflow_provider_usageintel.utils.s3_errors import s3_errors
+
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 #: what botocore sends with every part unless told otherwise (``request_checksum_calculation``).
 PART_CHECKSUM = "CRC32"
 MIN_PART_SIZE = 5 * 1024 * 1024
+#: what a bucket lifecycle rule should do too, as the second line of defence (see docs/s3-layout.md).
+LIFECYCLE_HINT = "the bucket's AbortIncompleteMultipartUpload lifecycle rule"
+
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,6 +96,7 @@ class StreamingUpload:
         part_size: int = DEFAULT_PART_SIZE,
         max_inflight: int = 4,
         content_type: str = "application/octet-stream",
+        log: Any = None,
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size: {part_size} is below S3's minimum of {MIN_PART_SIZE} bytes")
@@ -96,6 +111,7 @@ class StreamingUpload:
         self.size = 0
         self._checksum = self._part_checksum(client)
         self._buffers = _PartBuffers(part_size)
+        self._log = log or _log
 
     @staticmethod
     def _part_checksum(client: Any) -> dict[str, str]:
@@ -163,9 +179,23 @@ class StreamingUpload:
                 Bucket=self.bucket, Key=self.key, UploadId=upload_id, MultipartUpload={"Parts": uploaded}
             )
         except BaseException:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
-            raise
+            self._abort(upload_id)
+            raise  # the error that stopped the upload, whatever became of the abort
         return UploadedObject(self.bucket, self.key, self.size, len(uploaded))
+
+    def _abort(self, upload_id: str) -> None:
+        """Abort, or say what is left behind: an abort that fails must not hide why the upload stopped."""
+        try:
+            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
+        except s3_errors() as exc:
+            self._log.warning(
+                "Aborting the multipart upload of s3://%s/%s failed too (%s); the incomplete upload "
+                "stays until the task's next run or %s removes it",
+                self.bucket,
+                self.key,
+                exc,
+                LIFECYCLE_HINT,
+            )
 
     def _upload_parts(self, upload_id: str, parts: Iterator[bytearray]) -> list[dict[str, Any]]:
         slots = threading.BoundedSemaphore(self.max_inflight)
@@ -213,3 +243,64 @@ class StreamingUpload:
         if self._checksum and member in answer:
             part[member] = answer[member]  # completing needs every declared part checksum
         return part
+
+
+@dataclass(frozen=True)
+class AbortedUpload:
+    key: str
+    initiated: dt.datetime
+
+    def to_dict(self) -> dict[str, str]:
+        return {"key": self.key, "initiated": self.initiated.isoformat()}
+
+
+def abort_stale_uploads(
+    client: Any,
+    bucket: str,
+    prefix: str,
+    owns: Callable[[str], bool],
+    older_than: dt.timedelta,
+    log: Any = None,
+    now: dt.datetime | None = None,
+) -> list[AbortedUpload]:
+    """Abort incomplete multipart uploads under ``prefix`` that ``owns`` and are older than ``older_than``.
+
+    Leftovers of a run that was killed or lost S3 while aborting. Others' uploads (keys
+    ``owns`` does not recognise) and recent ones (a concurrent run's) are left alone.
+    Cleaning up only saves storage: failing to list or abort is logged, never raised.
+    """
+    log = log or _log
+    now = now or dt.datetime.now(dt.timezone.utc)
+    try:
+        stale = [
+            upload
+            for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix)
+            for upload in page.get("Uploads", [])
+            if owns(upload["Key"]) and now - upload["Initiated"] >= older_than
+        ]
+    except s3_errors() as exc:
+        log.warning(
+            "Incomplete multipart uploads under s3://%s/%s not checked (%s); leftovers of interrupted "
+            "runs stay until %s removes them",
+            bucket,
+            prefix,
+            exc,
+            LIFECYCLE_HINT,
+        )
+        return []
+    aborted = []
+    for upload in stale:
+        key, initiated = upload["Key"], upload["Initiated"]
+        try:
+            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+        except s3_errors() as exc:
+            log.warning("Incomplete multipart upload of s3://%s/%s not aborted (%s)", bucket, key, exc)
+            continue
+        log.warning(
+            "Aborted an incomplete multipart upload of s3://%s/%s started %s, left by an interrupted run",
+            bucket,
+            key,
+            initiated.isoformat(),
+        )
+        aborted.append(AbortedUpload(key, initiated))
+    return aborted

@@ -87,10 +87,23 @@ def _check_running(process: subprocess.Popen[str]) -> None:
     assert first.startswith(prefix), first + process.stderr.read()
     url = first[len(prefix) :].strip()
     assert url.startswith("http://127.0.0.1:")
-    details = "".join(process.stdout.readline() for _ in range(3))
-    assert "me@x.org" in details
-    assert "111, 222" in details
+    banner = dict(process.stdout.readline().strip().rsplit(": ", 1) for _ in range(10))
+    assert banner["user"] == "me@x.org"
+    assert banner["product ids"] == "111, 222"
     assert requests.get(f"{url}/_emulator/clock", timeout=10).json() == {"today": "2024-03-15"}
+    # The other APIs' keys, as printed, are the ones the server accepts.
+    ft_key = banner["Fluid Topics API key (Authorization: Bearer <key>)"]
+    events = requests.post(
+        f"{url}/analytics/api/v1/events",
+        json={"startDate": "2024-03-13", "endDate": "2024-03-14"},
+        headers={"Authorization": f"Bearer {ft_key}", "Ft-Calling-App": "tests"},
+        timeout=10,
+    )
+    assert events.status_code == 200
+    fa_key = banner["FusionAuth API key (Authorization: <key>)"]
+    totals = requests.get(f"{url}/api/report/totals", headers={"Authorization": fa_key}, timeout=10)
+    assert totals.status_code == 200
+    assert banner["FusionAuth report paths"] == "both, time zone UTC"
 
 
 def test_cli_serves_until_sigterm():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import time
+from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
@@ -99,3 +101,11 @@ def gunzip_rows(s3: Any, key: str) -> bytes:
 
 def statuses(emulator: Any, path_part: str) -> list[int]:
     return [r["status"] for r in emulator.control.requests() if path_part in r["path"]]
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, what: str = "condition") -> None:
+    """Poll observable state (not a fixed sleep) until it holds; fail past the deadline."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)

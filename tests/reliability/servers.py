@@ -49,6 +49,10 @@ def complete_upload(method: str, target: str, headers: Headers) -> bool:
     return method == "POST" and "uploadId=" in target
 
 
+def abort_upload(method: str, target: str, headers: Headers) -> bool:
+    return method == "DELETE" and "uploadId=" in target
+
+
 def copy_object(method: str, target: str, headers: Headers) -> bool:
     return method == "PUT" and "x-amz-copy-source" in {k.lower() for k in headers}
 
@@ -230,6 +234,11 @@ class ScriptedApi(_Running):
             if re.search(pattern, path):
                 return answer
         return 404, {"status": "Error", "reason": "not scripted"}
+
+    def serve_file(self, name: str, data: bytes) -> None:
+        """Hand out a URL on this server for ``name`` (whichever file is asked for), serving ``data``."""
+        self.routes["getDownloadUrl"] = (200, {"downloadUrl": f"{self.url}/_files/{name}"})
+        self.routes[f"_files/{re.escape(name)}$"] = (200, data)
 
     def connection(self, **extra: Any) -> dict[str, Any]:
         return {

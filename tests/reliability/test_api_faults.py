@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import socket
+
 import pytest
 
 from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError, UsageIntelligenceTransferError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
-from tests.conftest import set_ui_connection
+from tests.conftest import UI_CONN_ENV, set_ui_connection
 from tests.reliability.helpers import (
     CLIENT_REQUEST,
     DAYS,
@@ -175,3 +178,38 @@ def test_hook_is_usable_after_a_failed_login(ui_conn, usageintel_emulator):
     with pytest.raises(UsageIntelligenceAPIError):
         hook.list_files("custom_events")
     assert len(hook.list_files("custom_events")) > 0
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.reliability(
+    "API faults",
+    "Unreachable host (nothing listens on the port)",
+    "error naming the call, host and port and why, never the URL's query or credentials; nothing written",
+)
+def test_an_unreachable_host_is_named(monkeypatch, s3, capfd, hook_logs):
+    port = closed_port()
+    conn = {
+        "conn_type": "usage_intelligence",
+        "host": f"http://127.0.0.1:{port}/?token=query-secret",
+        "login": "user@example.com",
+        "password": "unreachable-password",
+        "extra": {"product_id": "1234567890", "max_retries": 1, "retry_wait": 0.01},
+    }
+    monkeypatch.setenv(UI_CONN_ENV, json.dumps(conn))
+    with pytest.raises(UsageIntelligenceAPIError) as info:
+        files_op(s3).execute({})
+    assert str(info.value) == (
+        "GET /v3/request-csrf failed (no HTTP status): "
+        f"connection failed (127.0.0.1:{port}, connection refused)"
+    )
+    out, err = capfd.readouterr()
+    logged = out + err + json.dumps(hook_logs.events, default=str)
+    assert f"connection failed (127.0.0.1:{port}, connection refused); retry 1/1" in logged
+    assert "query-secret" not in logged + str(info.value)
+    assert s3.list_keys() == [] and s3.multipart_uploads() == []

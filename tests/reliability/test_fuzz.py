@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_usageintel.api.files import FileKind, FileRecord, parse_file_list
+from airflow_provider_usageintel.api.files import FileKind, FileRecord, check_record, parse_file_list
 from airflow_provider_usageintel.api.validation import request_problems, validate_filter
 from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError
 from airflow_provider_usageintel.hooks.base import parse_retry_after
@@ -31,8 +31,11 @@ file_items = st.fixed_dictionaries(
     {},
     optional={
         "fileName": st.text(max_size=30)
-        | st.sampled_from(["../x.zip", "/etc/passwd", "a\x00.zip", "a" * 300]),
-        "fileDate": st.text(max_size=12) | st.just("2024-03-01"),
+        | st.sampled_from(["../x.zip", "/etc/passwd", "a\x00.zip", "a" * 300, "a.zip\n"]),
+        "fileDate": st.text(max_size=12)
+        | st.sampled_from(
+            ["2024-03-01", "2024-13-45", "2024-02-30", "\uff12\uff10\uff12\uff14-03-01", "2024-03-01\n"]
+        ),
         "fileStartDate": st.just("2024-02-01") | st.text(max_size=12),
         "fileStopDate": st.just("2024-02-29") | json_values,
         "compressedSizeKB": json_values | st.floats(min_value=0, max_value=1e6),
@@ -65,13 +68,17 @@ def a_zip(members: list[bytes], method: int) -> bytes:
 @pytest.mark.reliability(
     "Fuzzing",
     "listFiles answers (any JSON, hostile names)",
-    "records or an API error naming the field",
+    "valid records, rejected records with their reasons, or an API error naming the field",
     tries=EXAMPLES,
 )
 @FAST
 @given(kind=st.sampled_from(list(FileKind)), payload=listings | json_values)
 @example(
     kind=FileKind.CUSTOM_EVENTS, payload={"dailyFiles": [{"fileName": "a\x00.zip", "fileDate": "2024-03-01"}]}
+)
+@example(
+    kind=FileKind.CUSTOM_EVENTS,
+    payload={"dailyFiles": [{"fileName": "a.zip\n", "fileDate": "2024-13-45"}, {"fileName": "b.zip"}]},
 )
 @example(
     kind=FileKind.RAW_EVENTS,
@@ -86,6 +93,9 @@ def test_file_listing_parser(kind, payload):
     assert all(
         isinstance(r, FileRecord) and "/" not in r.file_name and ".." not in r.file_name for r in records
     )
+    assert all(check_record(r) is r for r in records)  # every field fit for a key
+    for rejected in records.rejected:  # a bad record is skipped with its reason, never raised
+        assert rejected.problems and all(p.startswith(rejected.where) for p in rejected.problems)
 
 
 @pytest.mark.reliability(

@@ -1,4 +1,4 @@
-"""Hostile or broken server data: refused with an error naming the endpoint, never escaping a prefix."""
+"""Hostile or broken server data: a bad record is skipped and named, the rest archived, nothing escapes."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import zipfile
 
 import pytest
 
-from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError
+from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError, UsageIntelligenceTransferError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from airflow_provider_usageintel.utils.extract import extract_csv_members
-from tests.reliability.helpers import files_op
+from tests.reliability.helpers import daily_name, files_op
 from tests.reliability.servers import ScriptedApi
 
 LIST = "customEventTracking/listFiles/1234567890$"
@@ -19,13 +19,21 @@ LISTED = "GET /v3/customEventTracking/listFiles/1234567890 failed (HTTP 200): un
 NAME_RULE = (
     "is not a plain file name (allowed: letters, digits, '.', '_' and '-', at most 200 characters, no '..')"
 )
-HOSTILE_NAMES = {
-    "parent directory": "../../etc/cron.d/x.zip",
-    "absolute path": "/etc/passwd",
-    "NUL byte": "x\x00.zip",
-    "over-long": "a" * 250 + ".zip",
-    "backslash path": "..\\..\\x.zip",
-}
+GOOD = daily_name("2024-03-13")
+GOOD_KEY = f"lake/1234567890/custom_events/daily/2024/03/{GOOD}"
+OTHER = daily_name("2024-03-14")
+SKIPPED = (
+    "1 listed file(s) skipped as unusable ({}); {} archived. A retry transfers only what is missing, "
+    "and skips unusable files again until the API lists them correctly."
+)
+
+
+def a_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        member = zipfile.ZipInfo(GOOD.replace(".zip", ".csv"), date_time=(2024, 3, 14, 0, 0, 0))
+        archive.writestr(member, "eventName,count\nstart,1\n")
+    return buffer.getvalue()
 
 
 @pytest.fixture
@@ -42,20 +50,101 @@ def scripted(monkeypatch):
         api.__exit__()
 
 
+def listing_with(scripted, *items: object) -> ScriptedApi:
+    """A listing of the good file then ``items``; only the good file can be downloaded."""
+    api = scripted({LIST: (200, {"dailyFiles": [{"fileName": GOOD, "fileDate": "2024-03-13"}, *items]})})
+    api.serve_file(GOOD, a_zip())
+    return api
+
+
+def downloads(api: ScriptedApi) -> list[str]:
+    return [p for p in api.paths if "getDownloadUrl" in p or "/_files/" in p]
+
+
+def assert_only_under_the_prefix(s3, keys: list[str]) -> None:
+    """S3 holds exactly ``keys`` (and the archive index), all under the task's prefix; no upload left."""
+    assert s3.list_keys() == keys
+    assert all(key.startswith("lake/") for key in s3.list_keys(include_index=True))
+    assert s3.multipart_uploads() == []
+
+
+HOSTILE_NAMES = {
+    "parent directory": "../../etc/cron.d/x.zip",
+    "absolute path": "/etc/passwd",
+    "NUL byte": "x\x00.zip",
+    "over-long": "a" * 250 + ".zip",
+    "backslash path": "..\\..\\x.zip",
+    "trailing newline": "x.zip\n",
+}
+HOSTILE_RECORDS = {
+    **{
+        f"name: {case}": (
+            {"fileName": name, "fileDate": "2024-03-14"},
+            f"dailyFiles[1].fileName: {name!r} {NAME_RULE}",
+        )
+        for case, name in HOSTILE_NAMES.items()
+    },
+    "impossible date": (
+        {"fileName": OTHER, "fileDate": "2024-13-45"},
+        "dailyFiles[1].fileDate: '2024-13-45' is not a real calendar date (allowed: YYYY-MM-DD)",
+    ),
+    "date with a path": (
+        {"fileName": OTHER, "fileDate": "../../../x"},
+        "dailyFiles[1].fileDate: '../../../x' is not a date (allowed: YYYY-MM-DD)",
+    ),
+    "date in non-ASCII digits": (
+        {"fileName": OTHER, "fileDate": "\uff12\uff10\uff12\uff14-03-14"},
+        "dailyFiles[1].fileDate: '\uff12\uff10\uff12\uff14-03-14' is not a date (allowed: YYYY-MM-DD)",
+    ),
+    "no date": ({"fileName": OTHER}, "dailyFiles[1].fileDate: None is not a date (allowed: YYYY-MM-DD)"),
+    "size that is a string": (
+        {"fileName": OTHER, "fileDate": "2024-03-14", "compressedSizeKB": "9"},
+        "dailyFiles[1].compressedSizeKB: expected a size in KB, got '9' (allowed: a number >= 0)",
+    ),
+    "not an object": (42, "dailyFiles[1]: expected an object, got int"),
+}
+
+
 @pytest.mark.reliability(
     "Hostile server data",
-    "Listed file names with '../', absolute paths, NUL bytes, backslashes, over-long",
-    "listing refused naming the field; nothing downloaded or written",
+    "A listed record with '../', an absolute path, NUL, backslashes, a newline or over-long name; an "
+    "impossible, path-like, non-ASCII or missing date; a string size; not an object",
+    "that record skipped and named in the task's error; the others archived; nothing outside the prefix",
 )
-@pytest.mark.parametrize("case", list(HOSTILE_NAMES))
-def test_hostile_file_names_are_refused(scripted, s3, case):
-    name = HOSTILE_NAMES[case]
-    api = scripted({LIST: (200, {"dailyFiles": [{"fileName": name, "fileDate": "2024-03-14"}]})})
-    with pytest.raises(UsageIntelligenceAPIError) as info:
+@pytest.mark.parametrize("case", list(HOSTILE_RECORDS))
+def test_a_hostile_record_is_skipped_and_the_rest_archived(scripted, s3, case):
+    item, problem = HOSTILE_RECORDS[case]
+    api = listing_with(scripted, item)
+    with pytest.raises(UsageIntelligenceTransferError) as info:
         files_op(s3).execute({})
-    assert str(info.value) == f"{LISTED}dailyFiles[0].fileName: {name!r} {NAME_RULE}"
-    assert not any("Download" in p for p in api.paths)
-    assert s3.list_keys() == []
+    assert str(info.value) == SKIPPED.format(problem, 1)
+    assert downloads(api) == ["/v3/customEventTracking/getDownloadUrl/1234567890", f"/_files/{GOOD}"]
+    assert_only_under_the_prefix(s3, [GOOD_KEY])
+    assert s3.read(GOOD_KEY) == a_zip()
+
+
+@pytest.mark.reliability(
+    "Hostile server data",
+    "A file listed twice (alike; with different details)",
+    "alike: transferred once; different: skipped and named in the task's error, nothing written",
+    tries=2,
+)
+def test_a_file_listed_twice(scripted, s3):
+    api = listing_with(scripted, {"fileName": GOOD, "fileDate": "2024-03-13"})
+    result = files_op(s3).execute({})
+    assert [t["key"] for t in result["transferred"]] == [GOOD_KEY]
+    assert len(downloads(api)) == 2  # one download URL, one download
+    assert_only_under_the_prefix(s3, [GOOD_KEY])
+
+    s3.client.delete_object(Bucket=s3.bucket, Key=GOOD_KEY)
+    api = listing_with(scripted, {"fileName": GOOD, "fileDate": "2024-03-14"})
+    with pytest.raises(UsageIntelligenceTransferError) as info:
+        files_op(s3).execute({})
+    assert str(info.value) == SKIPPED.format(
+        f"{GOOD}: listed 2 times with different start_date, stop_date", 0
+    )
+    assert downloads(api) == []
+    assert_only_under_the_prefix(s3, [])
 
 
 MALFORMED = {
@@ -66,23 +155,13 @@ MALFORMED = {
         (200, {"dailyFiles": {"a": 1}}),
         "dailyFiles: expected a list, got dict",
     ),
-    "a record without a date": (
-        LIST,
-        (200, {"dailyFiles": [{"fileName": "a.zip"}]}),
-        "fileDate: expected a YYYY-MM-DD date, got None",
-    ),
-    "a size that is a string": (
-        LIST,
-        (200, {"dailyFiles": [{"fileName": "a.zip", "fileDate": "2024-03-14", "compressedSizeKB": "9"}]}),
-        "compressedSizeKB: expected a size in KB, got '9'",
-    ),
 }
 
 
 @pytest.mark.reliability(
     "Hostile server data",
-    "Malformed or unexpected JSON from listFiles",
-    "UsageIntelligenceAPIError naming the endpoint and the field, never a KeyError",
+    "listFiles answers of the wrong shape (not JSON, not an object, a section that is not a list)",
+    "UsageIntelligenceAPIError naming the endpoint and the field, never a KeyError; nothing written",
 )
 @pytest.mark.parametrize("case", list(MALFORMED))
 def test_malformed_listing(scripted, s3, case):
@@ -92,6 +171,7 @@ def test_malformed_listing(scripted, s3, case):
         files_op(s3).execute({})
     assert str(info.value).startswith("GET /v3/customEventTracking/listFiles/1234567890 failed (HTTP 200): ")
     assert reason in str(info.value)
+    assert_only_under_the_prefix(s3, [])
 
 
 @pytest.mark.reliability(

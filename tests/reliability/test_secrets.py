@@ -6,8 +6,11 @@ import json
 
 import pytest
 
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from tests.airflow_utils import run_dag, task_states, xcom
+from tests.conftest import UI_CONN_ENV, set_ui_connection
+from tests.reliability.helpers import files_op
 
 FAULTS = [
     {"path": "listFiles", "kind": "expire_session"},
@@ -90,3 +93,31 @@ def test_secrets_are_registered_and_tls_is_verified(ui_conn, usageintel_emulator
         assert masker.redact(f"x {value} y") == "x *** y"
     assert hook.get_conn().verify is True and hook._downloads().verify is True
     hook.close()
+
+
+@pytest.mark.reliability(
+    "Secrets",
+    "User name and password inside the connection's host URL (http://user:secret@host:port), also "
+    "a password holding '/', '?' or '#'",
+    "refused before any request, naming host and port only; the password in no message or log",
+)
+@pytest.mark.parametrize("userinfo", ["demo:secret-in-url@", "demo:secret/in?url#@"])
+def test_credentials_in_the_host_url_are_refused(
+    usageintel_emulator, monkeypatch, s3, capfd, hook_logs, userinfo
+):
+    conn = set_ui_connection(monkeypatch, usageintel_emulator)
+    conn["host"] = usageintel_emulator.url.replace("http://", f"http://{userinfo}")
+    monkeypatch.setenv(UI_CONN_ENV, json.dumps(conn))
+    message = (
+        f"host: '{usageintel_emulator.url}' with a user name or password in the URL is not allowed "
+        "(allowed: https://host[:port][/path]; credentials go in the connection's login and password)"
+    )
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        files_op(s3).execute({})
+    assert str(info.value) == message
+    assert UsageIntelligenceHook().test_connection() == (False, message)  # the UI's Test button
+    assert usageintel_emulator.control.requests() == []
+    assert s3.list_keys(include_index=True) == [] and s3.multipart_uploads() == []
+    out, err = capfd.readouterr()
+    secret = userinfo[len("demo:") : -1]
+    assert secret not in out + err + json.dumps(hook_logs.events, default=str) + message
