@@ -93,6 +93,8 @@ class BatchConverter:
         if column.type is ColumnType.STRING:
             return text, failed
         trimmed = pc.utf8_trim_whitespace(text)
+        # blanks (the vendor pads some cells with spaces) are empty cells: null, not a reject
+        trimmed = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
         parsed = _parse(column.type, trimmed)
         # a cell failed when it held text and parsing gave nothing
         wrong = pc.and_(pc.is_valid(trimmed), pc.is_null(parsed))
