@@ -35,6 +35,7 @@ docs: $(STAMP)
 # Regenerate pages derived from code (a test fails when they are stale).
 gen-docs: $(STAMP)
 	$(BIN)/python -m airflow_provider_usageintel.api.reference docs/endpoints.md
+	$(BIN)/python -m airflow_provider_usageintel.lake.reference docs/query.md
 
 # Rerun the reliability suite and rewrite docs/reliability.md from it (a test fails when it is stale).
 reliability-doc: $(STAMP)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from airflow_provider_usageintel.api import reference
 from airflow_provider_usageintel.api.endpoints import ENDPOINTS
+from airflow_provider_usageintel.lake import reference as lake_reference
+from airflow_provider_usageintel.lake.schema import SCHEMAS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -19,3 +21,15 @@ def test_every_endpoint_is_in_the_reference():
     text = reference.render()
     for ep in ENDPOINTS:
         assert f"`{ep.method} {ep.path}`" in text
+
+
+def test_query_page_schema_is_generated_from_the_schema_table():
+    committed = (DOCS / "query.md").read_text(encoding="utf-8")
+    assert committed == lake_reference.splice(committed), "docs/query.md is stale: run `make gen-docs`"
+
+
+def test_every_lake_column_is_in_the_query_page():
+    text = lake_reference.render()
+    for columns in SCHEMAS.values():
+        for column in columns:
+            assert f"| `{column.header}` | `{column.name}` |" in text

@@ -1,9 +1,9 @@
-"""Read an archived object from S3 as a seekable file, one ranged GET per block, in constant memory.
+"""Read an archived object from S3 as a seekable file, streaming, in constant memory.
 
 ``zipfile`` needs to seek (the central directory comes last), and the archive
-is in S3, not on disk: this file keeps one block in memory and fetches blocks
-with ``Range`` requests pinned to the object's ETag (``IfMatch``), so an object
-replaced while it is read fails the read instead of mixing two versions.
+is in S3, not on disk: this file answers reads from ranged GETs pinned to the
+object's ETag (``IfMatch``), so an object replaced while it is read fails the
+read instead of mixing two versions.
 
 While the zip is read front to back, the blocks are also hashed in order;
 :meth:`S3File.sha256` hashes whatever was not read in order (the central
@@ -21,11 +21,17 @@ from botocore.exceptions import ClientError
 
 from airflow_provider_usageintel.exceptions import UsageIntelligenceTransferError
 
-DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024
+#: what ``readinto`` and the final hashing read at once.
+READ_SIZE = 1024 * 1024
 
 
 class S3File(io.RawIOBase):
-    """A read-only, seekable view of ``s3://bucket/key`` as it was when opened (``etag``)."""
+    """A read-only, seekable view of ``s3://bucket/key`` as it was when opened (``etag``).
+
+    Reads in order are served by one open GET (``Range: bytes=pos-``), so a zip is read
+    front to back in one request whatever its size; a seek elsewhere (``zipfile`` reads
+    the central directory first) opens another one there.
+    """
 
     def __init__(
         self,
@@ -35,7 +41,6 @@ class S3File(io.RawIOBase):
         *,
         size: int | None = None,
         etag: str | None = None,
-        block_size: int = DEFAULT_BLOCK_SIZE,
     ) -> None:
         super().__init__()
         self.client = client
@@ -46,11 +51,10 @@ class S3File(io.RawIOBase):
             size, etag = int(head["ContentLength"]), str(head["ETag"])
         self.size = size
         self.etag = etag
-        self.block_size = block_size
         self.requests = 0
         self._pos = 0
-        self._block_start = 0
-        self._block = b""
+        self._body: Any = None
+        self._body_pos = -1
         self._sha = hashlib.sha256()
         self._hashed = 0
 
@@ -70,37 +74,42 @@ class S3File(io.RawIOBase):
         self._pos = max(0, base + offset)
         return self._pos
 
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to ``size`` bytes in one piece (``zipfile`` and pyarrow take them without a copy)."""
+        want = self.size - self._pos if size is None or size < 0 else min(size, self.size - self._pos)
+        if want <= 0:
+            return b""
+        if self._body is None or self._body_pos != self._pos:
+            self._open(self._pos)
+        data: bytes = self._body.read(want)
+        if not data:
+            raise UsageIntelligenceTransferError(
+                f"s3://{self.bucket}/{self.key}: the object ended at {self._pos} of {self.size} bytes"
+            )
+        if self._pos == self._hashed:
+            self._sha.update(data)
+            self._hashed += len(data)
+        self._pos += len(data)
+        self._body_pos = self._pos
+        return data
+
     def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        done = 0
-        while done < len(view) and self._pos < self.size:
-            offset = self._pos - self._block_start
-            if not 0 <= offset < len(self._block):
-                self._load(self._pos)
-                offset = 0
-            take = min(len(view) - done, len(self._block) - offset)
-            view[done : done + take] = self._block[offset : offset + take]
-            done += take
-            self._pos += take
-        return done
+        data = self.read(min(len(buffer), READ_SIZE))
+        memoryview(buffer).cast("B")[: len(data)] = data
+        return len(data)
 
-    # -- blocks -----------------------------------------------------------------------------
+    def close(self) -> None:
+        self._drop()
+        super().close()
 
-    def _load(self, position: int) -> None:
-        """The block holding ``position``; a block read in order is also hashed."""
-        start = position
-        stop = min(self.size, start + self.block_size)
-        self._block = self._get(start, stop)
-        self._block_start = start
-        if start <= self._hashed < stop:
-            self._sha.update(memoryview(self._block)[self._hashed - start :])
-            self._hashed = stop
+    # -- requests ---------------------------------------------------------------------------
 
-    def _get(self, start: int, stop: int) -> bytes:
+    def _open(self, start: int) -> None:
+        self._drop()
         self.requests += 1
         try:
             answer = self.client.get_object(
-                Bucket=self.bucket, Key=self.key, Range=f"bytes={start}-{stop - 1}", IfMatch=self.etag
+                Bucket=self.bucket, Key=self.key, Range=f"bytes={start}-{self.size - 1}", IfMatch=self.etag
             )
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
@@ -108,15 +117,17 @@ class S3File(io.RawIOBase):
                     f"s3://{self.bucket}/{self.key} changed while it was read (ETag is no longer {self.etag})"
                 ) from None
             raise
-        data: bytes = answer["Body"].read()
-        if len(data) != stop - start:
-            raise UsageIntelligenceTransferError(
-                f"s3://{self.bucket}/{self.key}: asked for {stop - start} bytes at {start}, got {len(data)}"
-            )
-        return data
+        self._body = answer["Body"]
+        self._body_pos = start
+
+    def _drop(self) -> None:
+        if self._body is not None:
+            self._body.close()
+            self._body = None
 
     def sha256(self) -> str:
         """SHA-256 of the whole object: the bytes not yet hashed in order are read now."""
+        self.seek(self._hashed)
         while self._hashed < self.size:
-            self._load(self._hashed)
+            self.read(READ_SIZE)
         return self._sha.hexdigest()

@@ -45,13 +45,18 @@ from airflow_provider_usageintel.lake.reader import S3File
 from airflow_provider_usageintel.lake.schema import NULL_VALUES, SCHEMA_VERSION, Resolved, resolve
 from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, StreamingUpload
 
-#: CSV read per block: each block becomes one Parquet row group.
-DEFAULT_BLOCK_SIZE = 16 * 1024 * 1024
+#: CSV read per block: each block becomes one Parquet row group (about 40,000 rows of these files).
+DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024
+#: blocks the CSV reader may read ahead of the conversion (its own readahead is unbounded in effect).
+READ_AHEAD = 1
 #: parts in flight per upload (Parquet is several times smaller than the CSV: two keep up).
 UPLOAD_INFLIGHT = 2
+USE_THREADS = False
 #: rejects are spooled to disk past this size, so a file of bad rows cannot fill memory.
 REJECTS_SPOOL = 4 * 1024 * 1024
 MAX_HEADER = 1024 * 1024
+#: seconds a read waits for the conversion before it goes ahead anyway.
+THROTTLE_WAIT = 5.0
 MANIFEST_VERSION = 1
 
 
@@ -134,6 +139,39 @@ class _Sink:
     def drain(self) -> Iterator[bytes]:
         chunks, self._chunks = self._chunks, []
         yield from chunks
+
+
+class _Throttled:
+    """The CSV member as pyarrow reads it, at most ``ahead`` blocks ahead of the conversion.
+
+    pyarrow's streaming CSV reader reads its input in a background thread, as fast as
+    it can: left alone it held most of a 256 MiB file in memory while the conversion
+    caught up. Each read waits for a slot, freed as the conversion takes a batch. A
+    row longer than the slots allow (the reader needs further blocks to finish a batch)
+    is not a deadlock: the wait gives up after a while and the read goes ahead.
+    """
+
+    def __init__(self, stream: Any, ahead: int) -> None:
+        self._stream = stream
+        self._slots = threading.Semaphore(ahead + 1)
+        self.closed = False
+        #: reads that went ahead without a slot.
+        self.overruns = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._slots.acquire(timeout=THROTTLE_WAIT):
+            self.overruns += 1
+        data: bytes = self._stream.read(size)
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        self._slots.release()
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class PartitionWriter:
@@ -258,9 +296,12 @@ class PartitionWriter:
 
         if width == 0:
             return
+        throttled = _Throttled(stream, READ_AHEAD)
         reader = pa_csv.open_csv(
-            stream,
-            read_options=pa_csv.ReadOptions(column_names=names, block_size=self.block_size),
+            throttled,
+            read_options=pa_csv.ReadOptions(
+                column_names=names, block_size=self.block_size, use_threads=USE_THREADS
+            ),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True, invalid_row_handler=invalid),
             convert_options=pa_csv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.binary()),
@@ -269,7 +310,9 @@ class PartitionWriter:
                 quoted_strings_can_be_null=True,
             ),
         )
-        yield from reader
+        for batch in reader:
+            yield batch
+            throttled.release()
 
     # -- rejects ----------------------------------------------------------------------------
 

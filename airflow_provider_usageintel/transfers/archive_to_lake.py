@@ -55,7 +55,7 @@ def check_lake_options(lake_prefix: object, options: Mapping[str, Any] | None) -
     settings = {**LAKE_OPTION_DEFAULTS, **{k: v for k, v in given.items() if k in LAKE_OPTION_DEFAULTS}}
     if settings["lake_bucket"] is not None:
         problems.check(check_bucket_name, settings["lake_bucket"], "lake_bucket")
-    if settings["glue_database"] is not None:
+    if settings["glue_database"]:  # empty: no Glue (an unset Variable renders as "")
         problems.check(check_glue_names, settings["glue_database"], settings["glue_table_template"])
     if settings["compression"] not in COMPRESSIONS:
         problems.add(
@@ -239,6 +239,7 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
         "glue_database",
         "product_id",
         "manifest_key",
+        "replace",
     )
     ui_color = "#eaf5e1"
 

@@ -117,6 +117,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         "product_id",
         "manifest_key",
         "lake_prefix",
+        "lake_options",
     )
     template_fields_renderers = {"files": "json", "file_names": "json"}
 
