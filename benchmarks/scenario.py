@@ -326,6 +326,7 @@ def lake(file_name: str, warmup: str) -> dict[str, Any]:
         **figures,
         "rows": rows["csv"],
         "rows_per_s": rows["csv"] / figures["seconds"],
+        "rows_per_cpu_s": rows["csv"] / figures["cpu_seconds"],
         "rejected": rows["rejected"],
         "zip_bytes": source.size,
         "parquet_bytes": manifest["parquet"]["bytes"],
@@ -353,7 +354,13 @@ def lake_naive(file_name: str, local_dir: str) -> dict[str, Any]:
     finally:
         zip_path.unlink(missing_ok=True)
         parquet_path.unlink(missing_ok=True)
-    return {**figures, "rows": rows, "rows_per_s": rows / figures["seconds"], "zip_bytes": source.size}
+    return {
+        **figures,
+        "rows": rows,
+        "rows_per_s": rows / figures["seconds"],
+        "rows_per_cpu_s": rows / figures["cpu_seconds"],
+        "zip_bytes": source.size,
+    }
 
 
 def _profile(work: Callable[[], Any]) -> str:

@@ -1,4 +1,4 @@
-"""The lake example DAGs: scheduled and triggered without a logical date, against the emulator, moto S3 and Glue."""
+"""The lake example DAGs, scheduled and triggered without a logical date: emulator, moto S3 and Glue."""
 
 from __future__ import annotations
 
@@ -39,7 +39,9 @@ def run(dag_id: str, **kwargs):
 
 def test_scheduled_run_archives_and_writes_the_lake(lake_env):
     s3, glue, database = lake_env
-    dagrun = run("usageintel_lake", logical_date=dt.datetime(2024, 3, 15, tzinfo=dt.timezone.utc))
+    # a scheduled run is due when its day starts (run_after): 2024-03-15 archives the days before it
+    due = dt.datetime(2024, 3, 15, tzinfo=dt.timezone.utc)
+    dagrun = run("usageintel_lake", logical_date=due, run_after=due)
     manifest = xcom(dagrun, "archive_raw_events")
     # the three days before the run's date, whichever timetable runs @daily
     assert [t["file_name"] for t in manifest["transferred"]] == [
@@ -68,7 +70,8 @@ def test_manual_trigger_without_logical_date_then_backfill(lake_env):
         for name in ("_manifest.json", "part-0000.parquet")
     ]
     # archive more without the lake, then backfill it from the archive
-    run("usageintel_daily_archive", logical_date=dt.datetime(2024, 3, 14, tzinfo=dt.timezone.utc))
+    day = dt.datetime(2024, 3, 14, tzinfo=dt.timezone.utc)
+    run("usageintel_daily_archive", logical_date=day, run_after=day, run_conf={"day": "2024-03-13"})
     dagrun = run(
         "usageintel_lake_backfill",
         logical_date=None,

@@ -43,14 +43,15 @@ from airflow_provider_usageintel.lake.index import LakeIndex
 from airflow_provider_usageintel.lake.layout import Partition, index_key, partition_for
 from airflow_provider_usageintel.lake.reader import S3File
 from airflow_provider_usageintel.lake.schema import NULL_VALUES, SCHEMA_VERSION, Resolved, resolve
-from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, StreamingUpload
+from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE, StreamingUpload
 
 #: CSV read per block: each block becomes one Parquet row group (about 40,000 rows of these files).
 DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024
 #: blocks the CSV reader may read ahead of the conversion (its own readahead is unbounded in effect).
 READ_AHEAD = 1
-#: parts in flight per upload (Parquet is several times smaller than the CSV: two keep up).
-UPLOAD_INFLIGHT = 2
+#: Parquet is several times smaller than its CSV: small parts, one in flight, keep up with it.
+UPLOAD_PART_SIZE = MIN_PART_SIZE
+UPLOAD_INFLIGHT = 1
 USE_THREADS = False
 #: rejects are spooled to disk past this size, so a file of bad rows cannot fill memory.
 REJECTS_SPOOL = 4 * 1024 * 1024
@@ -185,7 +186,7 @@ class PartitionWriter:
         lake_prefix: str,
         *,
         compression: str = "snappy",
-        part_size: int = DEFAULT_PART_SIZE,
+        part_size: int = UPLOAD_PART_SIZE,
         block_size: int = DEFAULT_BLOCK_SIZE,
         log: logging.Logger | Any = None,
     ) -> None:
