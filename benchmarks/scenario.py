@@ -335,7 +335,12 @@ def lake(file_name: str, warmup: str) -> dict[str, Any]:
 
 
 def lake_naive(file_name: str, local_dir: str) -> dict[str, Any]:
-    """The naive path: download the zip, pandas ``read_csv`` of the whole file, ``to_parquet``, upload."""
+    """The naive path: download the zip, pandas ``read_csv`` of the whole file, ``to_parquet``, upload.
+
+    ``low_memory=False``: with the default, pandas infers each chunk's types on its own, and a
+    column typed differently in two chunks (``eventValue``: numbers, then blanks) makes
+    ``to_parquet`` fail on the 1 GiB file.
+    """
     import pandas as pd
 
     source, client = _archived(file_name)
@@ -344,7 +349,7 @@ def lake_naive(file_name: str, local_dir: str) -> dict[str, Any]:
 
     def work() -> int:
         client.download_file(BUCKET, source.key, str(zip_path))
-        frame = pd.read_csv(zip_path, compression="zip")
+        frame = pd.read_csv(zip_path, compression="zip", low_memory=False)
         frame.to_parquet(parquet_path, index=False)
         client.upload_file(str(parquet_path), BUCKET, f"naive-lake/{parquet_path.name}")
         return len(frame)

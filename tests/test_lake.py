@@ -100,12 +100,13 @@ def _partition_filter(partition):
 
 
 def test_schema_resolution_keeps_unknown_columns_and_reports_missing_ones():
-    header = ["timestamp", "clientId", "newProp", "eventValue", "clientId", "eventName"]
+    header = ["timestamp", "clientId", "newProp", "eventValue", "clientId", "eventName", "date"]
     resolved = resolve(_kind("custom_events"), header)
     names = [c.name for c in resolved.columns]
     assert names[:2] == ["event_time", "client_id"]
     assert "new_prop" in names and "client_id_2" in names
-    assert resolved.unknown == ("newProp",)
+    assert "date_2" in names  # "date" is a partition key
+    assert resolved.unknown == ("newProp", "date")
     assert resolved.duplicates == ("clientId",)
     assert "prodEdition" in resolved.missing and "eventCategory" in resolved.missing
     assert {c.name: c.position for c in resolved.columns}["prod_edition"] is None

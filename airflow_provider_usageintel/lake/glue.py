@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow_provider_usageintel.api.files import FileKind, Frequency
 from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
-from airflow_provider_usageintel.lake.layout import PARTITION_KEYS, Partition, dataset_name
+from airflow_provider_usageintel.lake.layout import Partition, dataset_name
 from airflow_provider_usageintel.lake.schema import SCHEMAS, ColumnType, lake_name
 
 DEFAULT_DATABASE = "usageintel"
@@ -58,9 +58,10 @@ def _glue_name(name: str) -> bool:
     return 0 < len(name) <= 255 and all(c.islower() or c.isdigit() or c == "_" for c in name)
 
 
-def table_name(template: str, file_kind: str, frequency: str) -> str:
+def table_name(template: str, file_kind: str, frequency: str, dataset: str | None = None) -> str:
+    """The Glue table of a dataset (``dataset`` defaults to the one of the kind and frequency)."""
     return template.format(
-        dataset=dataset_name(file_kind, frequency), file_kind=file_kind, frequency=frequency
+        dataset=dataset or dataset_name(file_kind, frequency), file_kind=file_kind, frequency=frequency
     )
 
 
@@ -85,11 +86,8 @@ def table_columns(file_kind: str, extra: Sequence[str] = ()) -> list[dict[str, s
     return columns
 
 
-def partition_keys(frequency: str) -> list[dict[str, str]]:
-    return [
-        {"Name": "product_id", "Type": "string"},
-        {"Name": PARTITION_KEYS[Frequency(frequency)], "Type": "string"},
-    ]
+def partition_keys(key_name: str) -> list[dict[str, str]]:
+    return [{"Name": "product_id", "Type": "string"}, {"Name": key_name, "Type": "string"}]
 
 
 class GlueCatalog:
@@ -111,7 +109,8 @@ class GlueCatalog:
         self._databases_checked = False
 
     def table(self, partition: Partition) -> str:
-        return table_name(self.table_template, partition.file_kind, partition.frequency)
+        kind = partition.file_kind or partition.dataset
+        return table_name(self.table_template, kind, partition.frequency, partition.dataset)
 
     def ensure_database(self) -> None:
         if self._databases_checked:
@@ -125,11 +124,20 @@ class GlueCatalog:
             )
         self._databases_checked = True
 
-    def ensure_table(self, partition: Partition, extra_columns: Sequence[str] = ()) -> str:
-        """Create the partition's table, or add the drifted columns it lacks; returns its name."""
+    def ensure_table(
+        self,
+        partition: Partition,
+        extra_columns: Sequence[str] = (),
+        columns: list[dict[str, str]] | None = None,
+    ) -> str:
+        """Create the partition's table, or add the columns it lacks; returns its name.
+
+        ``columns`` are those of a table that is not of vendor files (client properties);
+        a files table takes its kind's schema plus ``extra_columns`` (drifted headers).
+        """
         self.ensure_database()
         name = self.table(partition)
-        wanted = table_columns(partition.file_kind, extra_columns)
+        wanted = columns if columns is not None else table_columns(partition.file_kind, extra_columns)
         try:
             current = self.client.get_table(DatabaseName=self.database, Name=name)["Table"]
         except self.client.exceptions.EntityNotFoundException:
@@ -148,14 +156,14 @@ class GlueCatalog:
     def _table_input(self, partition: Partition, name: str, columns: list[dict[str, str]]) -> dict[str, Any]:
         return {
             "Name": name,
-            "Description": f"{partition.dataset} files as Parquet, one partition per source file",
+            "Description": f"{partition.dataset} as Parquet (airflow-provider-usageintel)",
             "TableType": "EXTERNAL_TABLE",
             "Parameters": {
                 "classification": "parquet",
                 "EXTERNAL": "TRUE",
                 "parquet.compression": self.compression.upper(),
             },
-            "PartitionKeys": partition_keys(partition.frequency),
+            "PartitionKeys": partition_keys(partition.key_name),
             "StorageDescriptor": self._storage(f"s3://{self.bucket}/{partition.table_location}", columns),
         }
 

@@ -6,6 +6,7 @@
     {lake_prefix}/{file_kind}_monthly/product_id={id}/month=YYYY-MM/part-0000.parquet   monthly files
     .../_rejects.csv.gz      rows that did not parse (only when there are some)
     .../_manifest.json       what the partition was written from, row counts, schema drift
+    {lake_prefix}/client_properties/product_id={id}/date=YYYY-MM-DD/part-0000.parquet  client exports
     {lake_prefix}/_index/{dataset}/{product_id}.json                                    re-run index
 
 A daily file is one ``date`` partition. Daily and monthly files hold the same
@@ -29,6 +30,8 @@ PARQUET_NAME = "part-0000.parquet"
 REJECTS_NAME = "_rejects.csv.gz"
 MANIFEST_NAME = "_manifest.json"
 INDEX_DIR = "_index"
+#: the table of client-property exports (one ``date`` partition per export day).
+CLIENT_PROPERTIES = "client_properties"
 #: frequencies the lake holds, and the partition key of each; open files are not final, so never.
 PARTITION_KEYS: dict[Frequency, str] = {Frequency.DAILY: "date", Frequency.MONTHLY: "month"}
 
@@ -54,11 +57,6 @@ def dataset_name(file_kind: str | FileKind, frequency: str | Frequency) -> str:
     return kind.value if freq is Frequency.DAILY else f"{kind.value}_monthly"
 
 
-def table_location(lake_prefix: str, file_kind: str | FileKind, frequency: str | Frequency) -> str:
-    """The key prefix of a table (its Glue ``Location``), with a trailing slash."""
-    return f"{lake_prefix.strip('/')}/{dataset_name(file_kind, frequency)}/"
-
-
 def partition_value(frequency: str | Frequency, start_date: str) -> str:
     """``YYYY-MM-DD`` of a daily file; ``YYYY-MM`` of the month a monthly file starts in."""
     return start_date if Frequency(frequency) is Frequency.DAILY else start_date[:7]
@@ -66,25 +64,23 @@ def partition_value(frequency: str | Frequency, start_date: str) -> str:
 
 @dataclass(frozen=True)
 class Partition:
-    """One partition of one table: the objects a source file becomes."""
+    """One partition of one table: the objects a source file (or an export) becomes."""
 
     lake_prefix: str
-    file_kind: str
-    frequency: str
+    #: the table: ``custom_events``, ``custom_events_monthly``, ``client_properties``...
+    dataset: str
+    #: the partition key after ``product_id``: ``date`` or ``month``.
+    key_name: str
     product_id: str
     value: str
-
-    @property
-    def dataset(self) -> str:
-        return dataset_name(self.file_kind, self.frequency)
-
-    @property
-    def key_name(self) -> str:
-        return PARTITION_KEYS[Frequency(self.frequency)]
+    #: the vendor file kind and frequency, for tables of files.
+    file_kind: str = ""
+    frequency: str = ""
 
     @property
     def table_location(self) -> str:
-        return table_location(self.lake_prefix, self.file_kind, self.frequency)
+        """The key prefix of the table (its Glue ``Location``), with a trailing slash."""
+        return f"{self.lake_prefix}/{self.dataset}/"
 
     @property
     def prefix(self) -> str:
@@ -112,10 +108,20 @@ def partition_for(
     lake_prefix: str, file_kind: str, frequency: str, product_id: str, start_date: str
 ) -> Partition:
     """The partition a final source file (its kind, frequency and first day) is written to."""
-    dataset_name(file_kind, frequency)  # refuses open files
     return Partition(
-        lake_prefix.strip("/"), file_kind, frequency, product_id, partition_value(frequency, start_date)
+        lake_prefix.strip("/"),
+        dataset_name(file_kind, frequency),  # refuses open files
+        PARTITION_KEYS[Frequency(frequency)],
+        product_id,
+        partition_value(frequency, start_date),
+        file_kind,
+        frequency,
     )
+
+
+def client_properties_partition(lake_prefix: str, product_id: str, day: str) -> Partition:
+    """The partition of one day's client-property export: ``client_properties/.../date=YYYY-MM-DD/``."""
+    return Partition(lake_prefix.strip("/"), CLIENT_PROPERTIES, "date", product_id, day)
 
 
 def index_key(lake_prefix: str, dataset: str, product_id: str) -> str:

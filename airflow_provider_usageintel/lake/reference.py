@@ -12,7 +12,7 @@ from pathlib import Path
 
 from airflow_provider_usageintel.api.files import FileKind, Frequency
 from airflow_provider_usageintel.lake.glue import partition_keys
-from airflow_provider_usageintel.lake.layout import dataset_name
+from airflow_provider_usageintel.lake.layout import PARTITION_KEYS, dataset_name
 from airflow_provider_usageintel.lake.schema import SCHEMA_VERSION, SCHEMAS, TIMESTAMP_FORMATS, ColumnType
 
 _PARQUET = {
@@ -29,7 +29,7 @@ END = "<!-- lake-schema:end -->"
 def _ddl(kind: FileKind, frequency: Frequency) -> list[str]:
     dataset = dataset_name(kind, frequency)
     columns = ",\n".join(f"  `{c.name}` {c.type.glue_type}" for c in SCHEMAS[kind])
-    keys = ", ".join(f"`{k['Name']}` {k['Type']}" for k in partition_keys(frequency.value))
+    keys = ", ".join(f"`{k['Name']}` {k['Type']}" for k in partition_keys(PARTITION_KEYS[frequency]))
     return [
         f"CREATE EXTERNAL TABLE IF NOT EXISTS usageintel.{dataset} (",
         columns,

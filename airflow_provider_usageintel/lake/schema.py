@@ -63,6 +63,8 @@ class Column:
 
 #: how the event time is written in the CSVs (tried in order; any other spelling is a rejected row).
 TIMESTAMP_FORMATS: tuple[str, ...] = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%SZ")
+#: Hive partition keys of the lake's tables: a data column may not have their names (it gets ``_2``).
+PARTITION_COLUMNS = ("product_id", "date", "month")
 #: the only cell text read as null; "NA" or "null" are real values (a continent, a product edition).
 NULL_VALUES: tuple[str, ...] = ("",)
 
@@ -176,7 +178,7 @@ def resolve(kind: FileKind, header: Sequence[str]) -> Resolved:
         seen.add(key)
     first = {key: cleaned.index(key) for key in seen}
     columns = [ResolvedColumn(c.name, c.type, c.header, first.get(c.header), True) for c in schema]
-    taken = {c.name for c in columns}
+    taken = {c.name for c in columns} | set(PARTITION_COLUMNS)
     unknown = []
     for position, key in enumerate(cleaned):
         if key in by_header and first[key] == position:
@@ -196,3 +198,43 @@ def _unique(name: str, taken: set[str]) -> str:
         candidate = f"{name}_{n}"
     taken.add(candidate)
     return candidate
+
+
+# ----------------------------------------------------------------------------- client properties
+
+#: clientPropertyList properties the API documents as numeric or as dates (api-facts, global
+#: filters); every other property is a string. Values come as JSON; ``"<NULL>"`` is already null.
+CLIENT_PROPERTY_TYPES: dict[str, ColumnType] = {
+    **dict.fromkeys(
+        (
+            "cpuCores",
+            "displayCount",
+            "ram",
+            "resolutionWidth",
+            "resolutionHeight",
+            "lifetimeRuntimeMinutes",
+            "lifetimeSessionCount",
+        ),
+        ColumnType.INT64,
+    ),
+    **dict.fromkeys(("dateInstalled", "dateLastSeen", "date"), ColumnType.DATE),
+}
+#: where a client row's keys that were not requested go, as one JSON object (kept, reported).
+OTHER_PROPERTIES = "other_properties"
+
+
+def client_columns(properties: Sequence[str], daily: Sequence[str] | None) -> tuple[ResolvedColumn, ...]:
+    """Columns of a client-property export: ``clientId``, the properties, then per day ``day`` and
+    the daily properties (one row per client and day), then :data:`OTHER_PROPERTIES`."""
+    keys = ["clientId", *properties]
+    if daily is not None:
+        keys += ["date", *daily]
+    taken: set[str] = set(PARTITION_COLUMNS)
+    columns = []
+    for i, key in enumerate(keys):
+        # the day of a daily entry is ``day``: ``date`` is the partition (the export's day)
+        name = "day" if daily is not None and i == len(properties) + 1 else lake_name(key)
+        kind = CLIENT_PROPERTY_TYPES.get(key, ColumnType.STRING)
+        columns.append(ResolvedColumn(_unique(name, taken), kind, key, i, True))
+    columns.append(ResolvedColumn(OTHER_PROPERTIES, ColumnType.STRING, OTHER_PROPERTIES, len(keys), False))
+    return tuple(columns)

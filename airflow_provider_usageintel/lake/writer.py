@@ -45,8 +45,9 @@ from airflow_provider_usageintel.lake.reader import S3File
 from airflow_provider_usageintel.lake.schema import NULL_VALUES, SCHEMA_VERSION, Resolved, resolve
 from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE, StreamingUpload
 
-#: CSV read per block: each block becomes one Parquet row group (about 40,000 rows of these files).
-DEFAULT_BLOCK_SIZE = 8 * 1024 * 1024
+#: CSV read per block: each block becomes one Parquet row group (about 18,000 rows of these files).
+#: Memory is about ten times this (blocks read ahead, Arrow arrays, Parquet encoding, upload parts).
+DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024
 #: blocks the CSV reader may read ahead of the conversion (its own readahead is unbounded in effect).
 READ_AHEAD = 1
 #: Parquet is several times smaller than its CSV: small parts, one in flight, keep up with it.

@@ -25,6 +25,7 @@ from airflow_provider_usageintel.utils.keys import check_key_template, object_ke
 from airflow_provider_usageintel.utils.s3_validation import check_bucket_name, check_key
 
 if TYPE_CHECKING:
+    from airflow_provider_usageintel.lake.glue import GlueCatalog
     from airflow_provider_usageintel.lake.writer import LakeSync, SourceFile
 
 #: what ``lake_options`` may hold, with defaults.
@@ -100,7 +101,6 @@ def lake_sync(
     log: Any = None,
 ) -> LakeSync:
     """A :class:`LakeSync` for these settings (Glue only when a database is named)."""
-    from airflow_provider_usageintel.lake.glue import GlueCatalog
     from airflow_provider_usageintel.lake.writer import LakeSync, PartitionWriter
 
     lake_bucket = settings["lake_bucket"] or source_bucket
@@ -108,20 +108,25 @@ def lake_sync(
     writer = PartitionWriter(
         s3, source_bucket, lake_bucket, prefix, compression=settings["compression"], log=log
     )
-    catalog = None
-    if settings["glue_database"]:
-        from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
-        glue = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="glue").get_conn()
-        catalog = GlueCatalog(
-            glue,
-            lake_bucket,
-            settings["glue_database"],
-            settings["glue_table_template"],
-            settings["compression"],
-        )
+    catalog = glue_catalog(settings, lake_bucket, aws_conn_id)
     return LakeSync(
         writer, catalog=catalog, replace=replace, max_concurrency=settings["max_concurrency"], log=log
+    )
+
+
+def glue_catalog(
+    settings: Mapping[str, Any], lake_bucket: str, aws_conn_id: str | None
+) -> GlueCatalog | None:
+    """The Glue catalog of these settings, or ``None`` without a database."""
+    if not settings["glue_database"]:
+        return None
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    from airflow_provider_usageintel.lake.glue import GlueCatalog
+
+    glue = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="glue").get_conn()
+    return GlueCatalog(
+        glue, lake_bucket, settings["glue_database"], settings["glue_table_template"], settings["compression"]
     )
 
 
@@ -196,6 +201,59 @@ def lake_after_archive(
         log=operator.log,
     )
     return sync.run(sources)
+
+
+def lake_after_client_export(
+    operator: Any, written: Mapping[str, Any], request: dict[str, Any], context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The client-property export's ``lake_prefix`` step: the export just written, as a Parquet partition.
+
+    The partition is the export's day: the run's logical date, or the day it ran when it has
+    none (a manual trigger). Each run rewrites its day's partition whole, atomically.
+    """
+    from airflow_provider_usageintel.lake.clients import ClientPropertiesLakeWriter, glue_columns
+    from airflow_provider_usageintel.lake.schema import client_columns
+
+    settings = check_lake_options(operator.lake_prefix, operator.lake_options)
+    product_id = operator.hook.product_id(operator.product_id)
+    writer = ClientPropertiesLakeWriter(
+        operator.s3,
+        operator.s3_bucket,
+        settings["lake_bucket"] or operator.s3_bucket,
+        operator.lake_prefix.strip("/"),
+        compression=settings["compression"],
+        log=operator.log,
+    )
+    partition, manifest = writer.write_export(str(written["key"]), product_id, export_day(context), request)
+    registered = 0
+    catalog = glue_catalog(settings, writer.lake_bucket, operator.aws_conn_id)
+    if catalog is not None:
+        daily = request.get("retDailyData")
+        columns = client_columns(
+            [str(p) for p in request.get("properties") or []],
+            [str(p) for p in (daily or {}).get("properties") or []] if daily else None,
+        )
+        catalog.ensure_table(partition, columns=glue_columns(columns))
+        registered = catalog.add_partitions([partition])
+    return {
+        "key": partition.parquet_key,
+        "rows": manifest["rows"]["parquet"],
+        "rows_rejected": manifest["rows"]["rejected"],
+        "bytes": manifest["parquet"]["bytes"],
+        "partitions_registered": registered,
+    }
+
+
+def export_day(context: Mapping[str, Any]) -> str:
+    """``YYYY-MM-DD`` of the run's logical date; of when it runs if it has none (manual trigger)."""
+    import datetime as dt
+
+    moment = context.get("logical_date")
+    if moment is None and context.get("dag_run") is not None:
+        moment = getattr(context["dag_run"], "run_after", None)
+    if moment is None:
+        moment = dt.datetime.now(dt.timezone.utc)
+    return str(moment.date().isoformat())
 
 
 class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
