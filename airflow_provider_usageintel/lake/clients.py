@@ -25,7 +25,7 @@ from airflow_provider_usageintel.lake.convert import BatchConverter, json_value_
 from airflow_provider_usageintel.lake.layout import Partition, client_properties_partition
 from airflow_provider_usageintel.lake.reader import S3File
 from airflow_provider_usageintel.lake.schema import SCHEMA_VERSION, ResolvedColumn, client_columns
-from airflow_provider_usageintel.lake.writer import PartitionWriter, _Run, _Sink
+from airflow_provider_usageintel.lake.writer import PartitionWriter, PartitionRun, ChunkSink
 from airflow_provider_usageintel.utils.s3_upload import StreamingUpload
 
 ROWS_PER_BATCH = 20_000
@@ -48,7 +48,7 @@ class ClientPropertiesLakeWriter(PartitionWriter):
         columns = client_columns(properties, daily)
         partition = client_properties_partition(self.lake_prefix, product_id, day)
         started = time.monotonic()
-        run = _Run(header=[c.header for c in columns])
+        run = PartitionRun(header=[c.header for c in columns])
         head = self.s3.head_object(Bucket=self.source_bucket, Key=export_key)
         raw = S3File(
             self.s3, self.source_bucket, export_key, size=int(head["ContentLength"]), etag=head["ETag"]
@@ -101,10 +101,10 @@ class ClientPropertiesLakeWriter(PartitionWriter):
         columns: Sequence[ResolvedColumn],
         properties: list[str],
         daily: list[str] | None,
-        run: _Run,
+        run: PartitionRun,
     ) -> Iterator[bytes]:
         converter = BatchConverter(columns, run.header)
-        sink = _Sink()
+        sink = ChunkSink()
         writer = pq.ParquetWriter(sink, converter.schema, compression=self.compression)
         batch: list[Cells] = []
         for cells in self._table_rows(raw, properties, daily, run):
@@ -122,7 +122,7 @@ class ClientPropertiesLakeWriter(PartitionWriter):
         writer.close()
         yield from sink.drain()
 
-    def _write(self, writer: Any, converter: BatchConverter, rows: list[Cells], run: _Run) -> None:
+    def _write(self, writer: Any, converter: BatchConverter, rows: list[Cells], run: PartitionRun) -> None:
         arrays = [pa.array([row[i] for row in rows], pa.binary()) for i in range(len(converter.columns))]
         good, rejected = converter.convert(pa.RecordBatch.from_arrays(arrays, names=run.header))
         run.counts.csv += len(rows)
@@ -133,7 +133,7 @@ class ClientPropertiesLakeWriter(PartitionWriter):
             run.counts.parquet += good.num_rows
 
     def _table_rows(
-        self, raw: S3File, properties: list[str], daily: list[str] | None, run: _Run
+        self, raw: S3File, properties: list[str], daily: list[str] | None, run: PartitionRun
     ) -> Iterator[Cells]:
         """Table rows of the export's JSON lines; a line that is not a JSON object is rejected."""
         with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:

@@ -53,6 +53,7 @@ READ_AHEAD = 1
 #: Parquet is several times smaller than its CSV: small parts, one in flight, keep up with it.
 UPLOAD_PART_SIZE = MIN_PART_SIZE
 UPLOAD_INFLIGHT = 1
+#: the CSV reader parses in the calling thread: blocks are converted one at a time anyway.
 USE_THREADS = False
 #: rejects are spooled to disk past this size, so a file of bad rows cannot fill memory.
 REJECTS_SPOOL = 4 * 1024 * 1024
@@ -102,7 +103,7 @@ class Counts:
 
 
 @dataclass
-class _Run:
+class PartitionRun:
     """What one partition write learns on the way."""
 
     resolved: Resolved | None = None
@@ -115,7 +116,7 @@ class _Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class _Sink:
+class ChunkSink:
     """The file the Parquet writer writes into; the upload drains it after every row group."""
 
     def __init__(self) -> None:
@@ -203,7 +204,7 @@ class PartitionWriter:
     def write(self, source: SourceFile) -> dict[str, Any]:
         partition = source.partition(self.lake_prefix)
         started = time.monotonic()
-        run = _Run()
+        run = PartitionRun()
         upload = StreamingUpload(
             self.s3,
             self.lake_bucket,
@@ -246,7 +247,7 @@ class PartitionWriter:
 
     # -- the stream -------------------------------------------------------------------------
 
-    def _parquet(self, source: SourceFile, run: _Run) -> Iterator[bytes]:
+    def _parquet(self, source: SourceFile, run: PartitionRun) -> Iterator[bytes]:
         """Parquet bytes of the source's CSV member, produced row group by row group."""
         raw = S3File(self.s3, self.source_bucket, source.key, size=source.size, etag=source.etag)
         with raw, zipfile.ZipFile(raw) as archive:
@@ -255,7 +256,7 @@ class PartitionWriter:
                 run.header = _header(stream, source.file_name)
                 run.resolved = resolve(FileKind(source.file_kind), run.header)
                 converter = BatchConverter(run.resolved.columns, run.header)
-                sink = _Sink()
+                sink = ChunkSink()
                 writer = pq.ParquetWriter(
                     sink, converter.schema, compression=self.compression, write_statistics=True
                 )
@@ -285,7 +286,7 @@ class PartitionWriter:
         writer.close()
         yield from sink.drain()
 
-    def _batches(self, stream: Any, run: _Run) -> Iterator[pa.RecordBatch]:
+    def _batches(self, stream: Any, run: PartitionRun) -> Iterator[pa.RecordBatch]:
         width = len(run.header)
         names = [f"c{i}" for i in range(width)]
 
@@ -318,7 +319,7 @@ class PartitionWriter:
 
     # -- rejects ----------------------------------------------------------------------------
 
-    def _reject(self, run: _Run, reasons: list[str], rows: Sequence[Sequence[str | None]]) -> None:
+    def _reject(self, run: PartitionRun, reasons: list[str], rows: Sequence[Sequence[str | None]]) -> None:
         with run.lock:
             if run.rejects is None:
                 run.rejects = tempfile.SpooledTemporaryFile(max_size=REJECTS_SPOOL)  # noqa: SIM115
@@ -333,7 +334,7 @@ class PartitionWriter:
                 run.counts.reasons[reason] += 1
             run.counts.rejected += len(reasons)
 
-    def _write_rejects(self, partition: Partition, run: _Run) -> dict[str, Any] | None:
+    def _write_rejects(self, partition: Partition, run: PartitionRun) -> dict[str, Any] | None:
         """Upload the rejects (or remove those of an earlier version of the partition)."""
         if run.rejects is None:
             self.s3.delete_object(Bucket=self.lake_bucket, Key=partition.rejects_key)
@@ -395,7 +396,7 @@ def _object_metadata(source: SourceFile) -> dict[str, Any]:
     }
 
 
-def _footer_metadata(source: SourceFile, run: _Run) -> dict[str, str]:
+def _footer_metadata(source: SourceFile, run: PartitionRun) -> dict[str, str]:
     """Parquet footer metadata: the source's identity, SHA-256 included, travels with the file."""
     return {
         "usageintel.source_key": source.key,
@@ -411,7 +412,7 @@ def _footer_metadata(source: SourceFile, run: _Run) -> dict[str, str]:
 def _manifest(
     source: SourceFile,
     partition: Partition,
-    run: _Run,
+    run: PartitionRun,
     resolved: Resolved,
     parquet_size: int,
     rejects: dict[str, Any] | None,
@@ -481,6 +482,7 @@ class LakeSync:
         self.replace = replace
         self.max_concurrency = max_concurrency
         self.log = log or logging.getLogger(__name__)
+        self._indexes: dict[tuple[str, str], LakeIndex] = {}
 
     def run(self, sources: Iterable[SourceFile]) -> dict[str, Any]:
         started = time.monotonic()
@@ -519,7 +521,7 @@ class LakeSync:
     # -- planning ---------------------------------------------------------------------------
 
     def plan(self, sources: list[SourceFile]) -> list[Planned]:
-        self._indexes: dict[tuple[str, str], LakeIndex] = {}
+        """Per partition, the newest source, and whether the lake already holds it."""
         winners = _newest_per_partition(sources, self.lake_prefix)
         plan: list[Planned] = []
         listed: dict[str, dict[str, int]] = {}
