@@ -25,7 +25,7 @@ from airflow_provider_usageintel.lake.convert import BatchConverter, json_value_
 from airflow_provider_usageintel.lake.layout import Partition, client_properties_partition
 from airflow_provider_usageintel.lake.reader import S3File
 from airflow_provider_usageintel.lake.schema import SCHEMA_VERSION, ResolvedColumn, client_columns
-from airflow_provider_usageintel.lake.writer import PartitionWriter, PartitionRun, ChunkSink
+from airflow_provider_usageintel.lake.writer import ChunkSink, PartitionRun, PartitionWriter
 from airflow_provider_usageintel.utils.s3_upload import StreamingUpload
 
 ROWS_PER_BATCH = 20_000
