@@ -21,6 +21,7 @@ from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationEr
 from airflow_provider_usageintel.lake.layout import PARTITION_KEYS, check_lake_prefix
 from airflow_provider_usageintel.operators.base import Problems, positive_number
 from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
+from airflow_provider_usageintel.utils.assets import record_objects
 from airflow_provider_usageintel.utils.keys import check_key_template, object_key, selection_prefix
 from airflow_provider_usageintel.utils.s3_validation import check_bucket_name, check_key
 
@@ -399,12 +400,11 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
                 self.manifest_key, _json(summary), "application/json", {"source-product-id": product_id}
             )
         lake_bucket = settings["lake_bucket"] or self.s3_bucket
-        self.record_assets(
-            context,
-            [(w["key"], {"rows": w["rows"], "rows_rejected": w["rows_rejected"]}) for w in summary["written"]]
-            if lake_bucket == self.s3_bucket
-            else [],
-        )
+        written = [
+            (lake_bucket, w["key"], {"rows": w["rows"], "rows_rejected": w["rows_rejected"]})
+            for w in summary["written"]
+        ]
+        record_objects(context, self.asset_alias, written)
         return summary
 
     def _archived(
