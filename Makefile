@@ -37,6 +37,7 @@ docs: $(STAMP)
 gen-docs: $(STAMP)
 	$(BIN)/python -m airflow_provider_usageintel.api.reference docs/endpoints.md
 	$(BIN)/python -m airflow_provider_usageintel.connection_fields docs/connections.md
+	$(BIN)/python -m airflow_provider_usageintel.lake.reference docs/query.md
 
 # Rerun the reliability suite and rewrite docs/reliability.md from it (a test fails when it is stale).
 reliability-doc: $(STAMP)

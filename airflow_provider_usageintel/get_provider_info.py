@@ -82,6 +82,11 @@ def get_provider_info() -> dict[str, Any]:
                 "python-module": f"{PACKAGE}.transfers.client_properties_to_s3",
             },
             {
+                "source-integration-name": "Amazon Simple Storage Service (S3)",
+                "target-integration-name": "Amazon Simple Storage Service (S3)",
+                "python-module": f"{PACKAGE}.transfers.archive_to_lake",
+            },
+            {
                 "source-integration-name": "Fluid Topics",
                 "target-integration-name": "Amazon Simple Storage Service (S3)",
                 "python-module": f"{PACKAGE}.transfers.fluid_topics_to_s3",

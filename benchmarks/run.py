@@ -413,6 +413,51 @@ def import_rows(r: dict[str, Any]) -> list[Row]:
     return [Row(label, baseline, ours, ratio, "< 1, nothing heavy", imports.passed(r))]
 
 
+def lake(tmp: str) -> dict[str, Any]:
+    """Archived zip -> Parquet partition, ours and the naive pandas path, on the same archived files."""
+    out: dict[str, Any] = {}
+    names = {label: _file(day) for label, (day, _) in LARGE.items()}
+    warm = _file(WARMUP_DAY)
+    with servers.emulator(HISTORY_DAYS, SMALL_KB) as emu, servers.moto_s3() as s3:
+        for label, (_, size) in LARGE.items():
+            emu.control("POST", "/files", {"file_name": names[label], "size_bytes": size})
+        env = _env(emu, s3, tmp)
+        scenario(env, "lake_prepare", file_names=[warm, *names.values()])
+        for label, name in names.items():
+            out[f"lake {label}"] = scenario(env, "lake", file_name=name, warmup=warm)
+            out[f"lake naive {label}"] = scenario(env, "lake_naive", file_name=name, local_dir=tmp)
+    return out
+
+
+def lake_rows(r: dict[str, Any]) -> list[Row]:
+    rows = []
+    for label in LARGE:
+        ours, naive = r[f"lake {label}"], r[f"lake naive {label}"]
+        rows.append(
+            Row(
+                f"7. zip -> Parquet, one {label} file (rows/s)",
+                f"{naive['rows_per_s']:,.0f} (pandas read_csv + to_parquet; "
+                f"{naive['rows_per_cpu_s']:,.0f} per CPU second)",
+                f"{ours['rows_per_s']:,.0f} ({ours['rows']:,} rows in {ours['seconds']:.1f} s; "
+                f"{ours['rows_per_cpu_s']:,.0f} per CPU second)",
+                f"{ours['rows_per_s'] / naive['rows_per_s']:.2f}",
+                "report",
+                ours["rows"] == naive["rows"] and ours["rejected"] == 0,
+            )
+        )
+        rows.append(
+            Row(
+                f"7. zip -> Parquet: peak RSS growth, {label} file (MiB)",
+                f"{naive['rss_growth_mib']:,.0f} (pandas)",
+                f"{ours['rss_growth_mib']:.0f}",
+                f"{ours['rss_growth_mib'] / naive['rss_growth_mib']:.3f}",
+                "<= 64 MiB",
+                ours["rss_growth_mib"] <= 64,
+            )
+        )
+    return rows
+
+
 # -- output ---------------------------------------------------------------------------------------
 
 
@@ -457,24 +502,32 @@ def report(rows: list[Row], raw: dict[str, Any], seconds: float) -> str:
 def main() -> int:
     started = time.monotonic()
     raw: dict[str, Any] = {}
+    only_lake = "--only-lake" in sys.argv
     with tempfile.TemporaryDirectory(prefix="usageintel-bench-") as tmp:
         print("1-3. large files, throughput, many files", flush=True)
-        if "--skip-files" not in sys.argv:
+        if "--skip-files" not in sys.argv and not only_lake:
             raw.update(large_files(tmp))
-    with tempfile.TemporaryDirectory(prefix="usageintel-bench-") as tmp, servers.moto_s3() as s3:
-        print("4. no-op re-run", flush=True)
-        raw["noop"] = noop(s3, tmp)
-        print("5. client properties export", flush=True)
-        raw["clients"] = clients(s3, tmp)
-    print("6. import cost", flush=True)
-    raw["imports"] = imports.measure()
+    if not only_lake:
+        with tempfile.TemporaryDirectory(prefix="usageintel-bench-") as tmp, servers.moto_s3() as s3:
+            print("4. no-op re-run", flush=True)
+            raw["noop"] = noop(s3, tmp)
+            print("5. client properties export", flush=True)
+            raw["clients"] = clients(s3, tmp)
+        print("6. import cost", flush=True)
+        raw["imports"] = imports.measure()
+    with tempfile.TemporaryDirectory(prefix="usageintel-bench-") as tmp:
+        print("7. zip -> Parquet lake", flush=True)
+        raw["lake"] = lake(tmp)
     rows = memory_rows(raw) + throughput_rows(raw) + many_rows(raw) if "ours 1 GiB" in raw else []
-    rows += noop_rows(raw["noop"]) + clients_rows(raw["clients"]) + import_rows(raw["imports"])
+    if not only_lake:
+        rows += noop_rows(raw["noop"]) + clients_rows(raw["clients"]) + import_rows(raw["imports"])
+    rows += lake_rows(raw["lake"])
     text = report(rows, raw, time.monotonic() - started)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    results = RESULTS.with_name("lake.md") if only_lake else RESULTS
+    results.parent.mkdir(parents=True, exist_ok=True)
+    results.write_text(text)
     print(table(rows))
-    print(f"written to {RESULTS}")
+    print(f"written to {results}")
     return 0 if all(r.passed for r in rows) else 1
 
 

@@ -284,6 +284,90 @@ def clients(count: int, profile: bool = False) -> dict[str, Any]:
     return result
 
 
+# -- the Parquet lake ---------------------------------------------------------------------------
+
+LAKE_ARCHIVE = "lake-archive"
+
+
+def lake_prepare(file_names: list[str]) -> dict[str, Any]:
+    """Archive the files the lake scenarios read (not measured)."""
+    _ensure_bucket()
+    operator = _files_operator("archive", file_names=file_names, s3_prefix=LAKE_ARCHIVE, max_concurrency=2)
+    manifest = operator.execute({})
+    return {"files": manifest["files_transferred"] + manifest["files_skipped"]}
+
+
+def _archived(file_name: str) -> tuple[Any, Any]:
+    """The archived zip as a lake source, and an S3 client."""
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
+    from airflow_provider_usageintel.lake.writer import SourceFile
+
+    client = ArchiveS3Hook(caller="bench").get_conn()
+    pid, _, day = file_name.removesuffix(".zip").split("_")
+    key = f"{LAKE_ARCHIVE}/{pid}/{KIND}/daily/{day[:4]}/{day[5:7]}/{file_name}"
+    head = client.head_object(Bucket=BUCKET, Key=key)
+    source = SourceFile(
+        key, int(head["ContentLength"]), head["ETag"], KIND, "daily", pid, file_name, day, day
+    )
+    return source, client
+
+
+def lake(file_name: str, warmup: str) -> dict[str, Any]:
+    """One archived zip into its Parquet partition with the lake writer, after a warm-up on a small one."""
+    from airflow_provider_usageintel.lake.writer import PartitionWriter
+
+    warm_source, client = _archived(warmup)
+    writer = PartitionWriter(client, BUCKET, BUCKET, "lake")
+    writer.write(warm_source)
+    source, _ = _archived(file_name)
+    manifest, figures = measured(lambda: writer.write(source))
+    rows = manifest["rows"]
+    return {
+        **figures,
+        "rows": rows["csv"],
+        "rows_per_s": rows["csv"] / figures["seconds"],
+        "rows_per_cpu_s": rows["csv"] / figures["cpu_seconds"],
+        "rejected": rows["rejected"],
+        "zip_bytes": source.size,
+        "parquet_bytes": manifest["parquet"]["bytes"],
+        "row_groups": manifest["parquet"]["row_groups"],
+    }
+
+
+def lake_naive(file_name: str, local_dir: str) -> dict[str, Any]:
+    """The naive path: download the zip, pandas ``read_csv`` of the whole file, ``to_parquet``, upload.
+
+    ``low_memory=False``: with the default, pandas infers each chunk's types on its own, and a
+    column typed differently in two chunks (``eventValue``: numbers, then blanks) makes
+    ``to_parquet`` fail on the 1 GiB file.
+    """
+    import pandas as pd
+
+    source, client = _archived(file_name)
+    zip_path = Path(local_dir) / file_name
+    parquet_path = zip_path.with_suffix(".parquet")
+
+    def work() -> int:
+        client.download_file(BUCKET, source.key, str(zip_path))
+        frame = pd.read_csv(zip_path, compression="zip", low_memory=False)
+        frame.to_parquet(parquet_path, index=False)
+        client.upload_file(str(parquet_path), BUCKET, f"naive-lake/{parquet_path.name}")
+        return len(frame)
+
+    try:
+        rows, figures = measured(work)
+    finally:
+        zip_path.unlink(missing_ok=True)
+        parquet_path.unlink(missing_ok=True)
+    return {
+        **figures,
+        "rows": rows,
+        "rows_per_s": rows / figures["seconds"],
+        "rows_per_cpu_s": rows / figures["cpu_seconds"],
+        "zip_bytes": source.size,
+    }
+
+
 def _profile(work: Callable[[], Any]) -> str:
     """pyinstrument's text report of one more run, when pyinstrument is installed."""
     try:
@@ -306,6 +390,9 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "many": many,
     "history": history,
     "clients": clients,
+    "lake_prepare": lake_prepare,
+    "lake": lake,
+    "lake_naive": lake_naive,
 }
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 from airflow_provider_usageintel import connection_fields
 from airflow_provider_usageintel.api import reference
 from airflow_provider_usageintel.api.endpoints import ENDPOINTS
+from airflow_provider_usageintel.lake import reference as lake_reference
+from airflow_provider_usageintel.lake.schema import SCHEMAS
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
@@ -44,3 +46,15 @@ def test_the_documented_uri_is_the_documented_json_connection():
     from_json = Connection.from_json(document.group(1), conn_id="j")
     for attribute in ("conn_type", "host", "login", "password", "extra_dejson"):
         assert getattr(from_uri, attribute) == getattr(from_json, attribute), attribute
+
+
+def test_query_page_schema_is_generated_from_the_schema_table():
+    committed = (DOCS / "query.md").read_text(encoding="utf-8")
+    assert committed == lake_reference.splice(committed), "docs/query.md is stale: run `make gen-docs`"
+
+
+def test_every_lake_column_is_in_the_query_page():
+    text = lake_reference.render()
+    for columns in SCHEMAS.values():
+        for column in columns:
+            assert f"| `{column.header}` | `{column.name}` |" in text

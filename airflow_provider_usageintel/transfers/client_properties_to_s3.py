@@ -31,13 +31,24 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
         (``{startDate, stopDate, properties}``) and ``globalFilters``. (templated)
     :param part_size: multipart part size in bytes.
     :param progress_interval: seconds between progress lines in the log.
+    :param lake_prefix: also write the export as a Parquet partition of the lake,
+        ``{lake_prefix}/client_properties/product_id={id}/date={day}/`` (needs the ``lake`` extra;
+        see docs/query.md).
+    :param lake_options: as for ``UsageIntelligenceFilesToS3Operator``.
 
     Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator`.
 
     Returns (pushed to XCom): key, rows, bytes, SHA-256 of the object and duration.
     """
 
-    template_fields: Sequence[str] = ("request", "s3_bucket", "s3_key", "product_id")
+    template_fields: Sequence[str] = (
+        "request",
+        "s3_bucket",
+        "s3_key",
+        "product_id",
+        "lake_prefix",
+        "lake_options",
+    )
     template_fields_renderers = {"request": "json"}
 
     def __init__(
@@ -47,9 +58,13 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
         request: dict[str, Any] | str | None = None,
         part_size: int = DEFAULT_PART_SIZE,
         progress_interval: float = 30.0,
+        lake_prefix: str | None = None,
+        lake_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.lake_prefix = lake_prefix
+        self.lake_options = lake_options
         self.s3_key = s3_key
         self.request = request
         self.part_size = part_size
@@ -62,6 +77,14 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
         self.check_target(problems)
         problems.check(check_key, self.s3_key, "s3_key")
         positive_number(self.part_size, "part_size", problems)
+        if self.lake_prefix:
+            from airflow_provider_usageintel.transfers.archive_to_lake import (
+                check_lake_options,
+                require_pyarrow,
+            )
+
+            problems.check(check_lake_options, self.lake_prefix, self.lake_options)
+            problems.check(require_pyarrow)
         problems.raise_if_any()
         return dict(request)
 
@@ -83,6 +106,10 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
             progress.file_done()
         summary = {**written, "seconds": round(time.monotonic() - started, 3)}
         self.record_assets(context, [(self.s3_key, {k: summary[k] for k in ("rows", "bytes", "sha256")})])
+        if self.lake_prefix:
+            from airflow_provider_usageintel.transfers.archive_to_lake import lake_after_client_export
+
+            summary["lake"] = lake_after_client_export(self, written, request, context)
         return summary
 
     def _rows(

@@ -121,6 +121,10 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
     :param part_size: multipart part size in bytes (memory per file is at most about five parts).
     :param manifest_key: also write the run manifest as JSON to this key.
     :param progress_interval: seconds between progress lines in the log.
+    :param lake_prefix: also keep a Parquet lake of the final files under this prefix (needs the
+        ``lake`` extra; see docs/query.md and ``UsageIntelligenceArchiveToLakeOperator``).
+    :param lake_options: lake settings: ``lake_bucket``, ``glue_database``, ``glue_table_template``,
+        ``compression``, ``max_concurrency``.
 
     Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator` (product_id,
     connection ids, asset_alias, abort_uploads_older_than).
@@ -141,6 +145,8 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         "key_template",
         "product_id",
         "manifest_key",
+        "lake_prefix",
+        "lake_options",
     )
     template_fields_renderers = {"files": "json", "file_names": "json"}
 
@@ -162,9 +168,13 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         part_size: int = DEFAULT_PART_SIZE,
         manifest_key: str | None = None,
         progress_interval: float = 30.0,
+        lake_prefix: str | None = None,
+        lake_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(s3_bucket=s3_bucket, **kwargs)
+        self.lake_prefix = lake_prefix
+        self.lake_options = lake_options
         self.file_kind = file_kind
         self.frequency = frequency
         self.since = since
@@ -205,6 +215,14 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         if self.manifest_key:
             problems.check(check_key, self.manifest_key, "manifest_key")
         problems.check(self._check_numbers)
+        if self.lake_prefix:
+            from airflow_provider_usageintel.transfers.archive_to_lake import (
+                check_lake_options,
+                require_pyarrow,
+            )
+
+            problems.check(check_lake_options, self.lake_prefix, self.lake_options)
+            problems.check(require_pyarrow)
         problems.raise_if_any()
         if selection is None:  # pragma: no cover - a failed parse recorded problems above
             raise UsageIntelligenceValidationError("file_kind: no valid selection")
@@ -406,6 +424,10 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         if self.manifest_key:
             self._write_manifest(manifest)
         self.record_assets(context, [(t["key"], _asset_extra(t)) for t in transferred])
+        if self.lake_prefix:
+            from airflow_provider_usageintel.transfers.archive_to_lake import lake_after_archive
+
+            manifest["lake"] = lake_after_archive(self, plan, transferred, product_id)
         if failed or rejected:
             raise UsageIntelligenceTransferError(
                 _failure_message(len(todo), failed, rejected, len(transferred))

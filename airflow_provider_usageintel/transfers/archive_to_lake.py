@@ -1,0 +1,444 @@
+"""The Parquet lake beside the archive: the files transfer's ``lake_prefix`` option and the backfill operator.
+
+Both read archived zips back from S3 (ranged GETs, constant memory) and write
+their partitions with :mod:`airflow_provider_usageintel.lake.writer`; neither
+calls the vendor API for the lake. pyarrow and the lake writer are imported
+inside ``execute`` only: DAG files that use these operators parse without them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import Context
+
+from airflow_provider_usageintel.api.files import FileKind, FileRecord, Frequency
+from airflow_provider_usageintel.api.selection import DateLike, FileSelection
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
+from airflow_provider_usageintel.lake.layout import PARTITION_KEYS, check_lake_prefix
+from airflow_provider_usageintel.operators.base import Problems, positive_number
+from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
+from airflow_provider_usageintel.utils.assets import record_objects
+from airflow_provider_usageintel.utils.keys import check_key_template, index_key, object_key, selection_prefix
+from airflow_provider_usageintel.utils.s3_errors import s3_errors
+from airflow_provider_usageintel.utils.s3_validation import check_bucket_name, check_key
+
+if TYPE_CHECKING:
+    from airflow_provider_usageintel.lake.glue import GlueCatalog
+    from airflow_provider_usageintel.lake.writer import LakeSync, SourceFile
+
+#: what ``lake_options`` may hold, with defaults.
+LAKE_OPTION_DEFAULTS: dict[str, Any] = {
+    "lake_bucket": None,
+    "glue_database": None,
+    "glue_table_template": "{dataset}",
+    "compression": "snappy",
+    "max_concurrency": 2,
+}
+COMPRESSIONS = ("snappy", "zstd", "gzip", "none")
+_INFIX = {FileKind.CUSTOM_EVENTS: "_cust", FileKind.EXCEPTIONS: "_exc", FileKind.RAW_EVENTS: ""}
+_DAY = r"\d{4}-\d{2}-\d{2}"
+
+
+def check_lake_options(lake_prefix: object, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The lake's settings with defaults, every problem at once, before any call."""
+    from airflow_provider_usageintel.lake.glue import check_glue_names
+
+    problems = Problems()
+    problems.check(check_lake_prefix, lake_prefix)
+    given = dict(options or {})
+    unknown = sorted(set(given) - set(LAKE_OPTION_DEFAULTS))
+    if unknown:
+        problems.add(
+            f"lake_options: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(LAKE_OPTION_DEFAULTS)})"
+        )
+    settings = {**LAKE_OPTION_DEFAULTS, **{k: v for k, v in given.items() if k in LAKE_OPTION_DEFAULTS}}
+    if settings["lake_bucket"] is not None:
+        problems.check(check_bucket_name, settings["lake_bucket"], "lake_bucket")
+    if settings["glue_database"]:  # empty: no Glue (an unset Variable renders as "")
+        problems.check(check_glue_names, settings["glue_database"], settings["glue_table_template"])
+    if settings["compression"] not in COMPRESSIONS:
+        problems.add(
+            f"compression: {settings['compression']!r} is not allowed (allowed: {', '.join(COMPRESSIONS)})"
+        )
+    positive_number(settings["max_concurrency"], "max_concurrency", problems)
+    problems.raise_if_any()
+    return settings
+
+
+def require_pyarrow() -> None:
+    """A clear error naming the extra, instead of an ImportError deep in the writer."""
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise UsageIntelligenceValidationError(
+            "lake_prefix: the Parquet lake needs pyarrow (allowed: install airflow-provider-usageintel[lake])"
+        ) from None
+
+
+def record_from_name(name: str, kind: FileKind, product_id: str) -> FileRecord | None:
+    """The final file a vendor file name stands for (``{pid}_cust_{day}.zip``, ``..._{a}_to_{b}.zip``)."""
+    stem = re.escape(f"{product_id}{_INFIX[kind]}_")
+    daily = re.fullmatch(f"{stem}({_DAY})\\.zip", name)
+    if daily:
+        day = daily.group(1)
+        return FileRecord(kind.value, Frequency.DAILY.value, name, day, day)
+    monthly = re.fullmatch(f"{stem}({_DAY})_to_({_DAY})\\.zip", name)
+    if monthly and kind is not FileKind.RAW_EVENTS:
+        return FileRecord(kind.value, Frequency.MONTHLY.value, name, monthly.group(1), monthly.group(2))
+    return None
+
+
+def lake_sync(
+    s3: Any,
+    source_bucket: str,
+    lake_prefix: str,
+    settings: Mapping[str, Any],
+    *,
+    aws_conn_id: str | None,
+    replace: bool = False,
+    log: Any = None,
+) -> LakeSync:
+    """A :class:`LakeSync` for these settings (Glue only when a database is named)."""
+    from airflow_provider_usageintel.lake.writer import LakeSync, PartitionWriter
+
+    lake_bucket = settings["lake_bucket"] or source_bucket
+    prefix = lake_prefix.strip("/")
+    writer = PartitionWriter(
+        s3, source_bucket, lake_bucket, prefix, compression=settings["compression"], log=log
+    )
+    catalog = glue_catalog(settings, lake_bucket, aws_conn_id)
+    return LakeSync(
+        writer, catalog=catalog, replace=replace, max_concurrency=settings["max_concurrency"], log=log
+    )
+
+
+def glue_catalog(
+    settings: Mapping[str, Any], lake_bucket: str, aws_conn_id: str | None
+) -> GlueCatalog | None:
+    """The Glue catalog of these settings, or ``None`` without a database."""
+    if not settings["glue_database"]:
+        return None
+    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+
+    from airflow_provider_usageintel.lake.glue import GlueCatalog
+
+    glue = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="glue").get_conn()
+    return GlueCatalog(
+        glue, lake_bucket, settings["glue_database"], settings["glue_table_template"], settings["compression"]
+    )
+
+
+def sources_from_listing(
+    listing: Mapping[str, Mapping[str, Any]],
+    records: Iterable[tuple[FileRecord, str]],
+    product_id: str,
+    sha256: Mapping[str, str | None] | None = None,
+) -> list[SourceFile]:
+    """Archived objects (listing entries by key) of final files, as lake sources."""
+    from airflow_provider_usageintel.lake.writer import SourceFile
+
+    sources = []
+    for record, key in records:
+        item = listing.get(key)
+        if item is None or not record.is_final or record.frequency not in {f.value for f in PARTITION_KEYS}:
+            continue
+        sources.append(
+            SourceFile(
+                key=key,
+                size=int(item["Size"]),
+                etag=str(item["ETag"]),
+                file_kind=record.file_kind,
+                frequency=record.frequency,
+                product_id=product_id,
+                file_name=record.file_name,
+                start_date=record.start_date,
+                stop_date=record.stop_date,
+                sha256=(sha256 or {}).get(key),
+            )
+        )
+    return sources
+
+
+def list_objects(s3: Any, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            found[item["Key"]] = item
+    return found
+
+
+def lake_after_archive(
+    operator: Any, plan: Sequence[Any], transferred: Sequence[Mapping[str, Any]], product_id: str
+) -> dict[str, Any]:
+    """The files transfer's ``lake_prefix`` step: the final files now in the archive, into the lake.
+
+    ``plan`` holds the transfer's planned files (``record``, ``key``, ``skip_reason``) and
+    ``transferred`` what it wrote; every file that is in the archive after the run (written now or
+    found already archived) is a source, and the lake writes only the partitions it lacks.
+    """
+    import os
+
+    settings = check_lake_options(operator.lake_prefix, operator.lake_options)
+    sha256 = {str(t["key"]): t.get("sha256") for t in transferred}
+    archived = [
+        (p.record, p.key)
+        for p in plan
+        if p.record.is_final and (p.key in sha256 or p.skip_reason == "already archived")
+    ]
+    if not archived:
+        return {"written": [], "skipped": [], "failed": []}
+    prefix = os.path.commonprefix([key for _, key in archived])  # noqa: RUF071 - S3 prefixes
+    listing = list_objects(operator.s3, operator.s3_bucket, prefix)
+    sources = sources_from_listing(listing, archived, product_id, sha256)
+    sync = lake_sync(
+        operator.s3,
+        operator.s3_bucket,
+        operator.lake_prefix,
+        settings,
+        aws_conn_id=operator.aws_conn_id,
+        log=operator.log,
+    )
+    return sync.run(sources)
+
+
+def lake_after_client_export(
+    operator: Any, written: Mapping[str, Any], request: dict[str, Any], context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The client-property export's ``lake_prefix`` step: the export just written, as a Parquet partition.
+
+    The partition is the export's day: the run's logical date, or the day it ran when it has
+    none (a manual trigger). Each run rewrites its day's partition whole, atomically.
+    """
+    from airflow_provider_usageintel.lake.clients import ClientPropertiesLakeWriter, glue_columns
+    from airflow_provider_usageintel.lake.schema import client_columns
+
+    settings = check_lake_options(operator.lake_prefix, operator.lake_options)
+    product_id = operator.hook.product_id(operator.product_id)
+    writer = ClientPropertiesLakeWriter(
+        operator.s3,
+        operator.s3_bucket,
+        settings["lake_bucket"] or operator.s3_bucket,
+        operator.lake_prefix.strip("/"),
+        compression=settings["compression"],
+        log=operator.log,
+    )
+    partition, manifest = writer.write_export(str(written["key"]), product_id, export_day(context), request)
+    registered = 0
+    catalog = glue_catalog(settings, writer.lake_bucket, operator.aws_conn_id)
+    if catalog is not None:
+        daily = request.get("retDailyData")
+        columns = client_columns(
+            [str(p) for p in request.get("properties") or []],
+            [str(p) for p in (daily or {}).get("properties") or []] if daily else None,
+        )
+        catalog.ensure_table(partition, columns=glue_columns(columns))
+        registered = catalog.add_partitions([partition])
+    return {
+        "key": partition.parquet_key,
+        "rows": manifest["rows"]["parquet"],
+        "rows_rejected": manifest["rows"]["rejected"],
+        "bytes": manifest["parquet"]["bytes"],
+        "partitions_registered": registered,
+    }
+
+
+def export_day(context: Mapping[str, Any]) -> str:
+    """``YYYY-MM-DD`` of the run's logical date; of when it runs if it has none (manual trigger)."""
+    import datetime as dt
+
+    moment = context.get("logical_date")
+    if moment is None and context.get("dag_run") is not None:
+        moment = getattr(context["dag_run"], "run_after", None)
+    if moment is None:
+        moment = dt.datetime.now(dt.timezone.utc)
+    return str(moment.date().isoformat())
+
+
+class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
+    """Backfill the Parquet lake from zips already in the archive, without calling the vendor API.
+
+    Lists the archive (layout of :class:`UsageIntelligenceFilesToS3Operator`: same ``s3_prefix``
+    and ``key_template``), reads each final file's zip from S3 in ranged GETs and writes the
+    partitions the lake lacks or whose source changed (see docs/query.md).
+
+    :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``.
+    :param s3_bucket: the archive's bucket (also the lake's unless ``lake_bucket``).
+    :param lake_prefix: key prefix of the lake, e.g. ``usageintel-lake``.
+    :param frequency: ``daily``, ``monthly`` or both.
+    :param since: first day (inclusive) of the files wanted; ``None`` for the whole archive.
+    :param until: last day (inclusive).
+    :param s3_prefix: the archive's key prefix.
+    :param key_template: the archive's key layout, if not the default.
+    :param lake_bucket: write the lake to another bucket.
+    :param glue_database: register tables and partitions in this Glue database (``None``: no Glue).
+    :param glue_table_template: table names, placeholders ``dataset``, ``file_kind``, ``frequency``.
+    :param compression: Parquet compression (``snappy``, ``zstd``, ``gzip``, ``none``).
+    :param replace: rewrite partitions even when their source did not change.
+    :param max_concurrency: files converted at once (CPU-bound: about one per core).
+    :param manifest_key: also write the run summary as JSON to this key.
+
+    Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator` (product_id, connections).
+
+    :return: partitions written, skipped and failed, rows and rejected rows.
+    """
+
+    template_fields: Sequence[str] = (
+        "file_kind",
+        "frequency",
+        "since",
+        "until",
+        "s3_bucket",
+        "s3_prefix",
+        "key_template",
+        "lake_prefix",
+        "lake_bucket",
+        "glue_database",
+        "product_id",
+        "manifest_key",
+        "replace",
+    )
+    ui_color = "#eaf5e1"
+
+    def __init__(
+        self,
+        *,
+        file_kind: str,
+        s3_bucket: str,
+        lake_prefix: str,
+        frequency: str | Sequence[str] = "daily",
+        since: DateLike = None,
+        until: DateLike = None,
+        s3_prefix: str = "usageintel",
+        key_template: str | None = None,
+        lake_bucket: str | None = None,
+        glue_database: str | None = None,
+        glue_table_template: str = "{dataset}",
+        compression: str = "snappy",
+        replace: bool = False,
+        max_concurrency: int = 2,
+        manifest_key: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(s3_bucket=s3_bucket, **kwargs)
+        self.file_kind = file_kind
+        self.frequency = frequency
+        self.since = since
+        self.until = until
+        self.s3_prefix = s3_prefix
+        self.key_template = key_template
+        self.lake_prefix = lake_prefix
+        self.lake_bucket = lake_bucket
+        self.glue_database = glue_database
+        self.glue_table_template = glue_table_template
+        self.compression = compression
+        self.replace = replace
+        self.max_concurrency = max_concurrency
+        self.manifest_key = manifest_key
+
+    def _validate(self) -> tuple[FileSelection, dict[str, Any], str]:
+        problems = Problems()
+        selection = problems.check(
+            FileSelection.parse, self.file_kind, self.frequency, self.since, self.until
+        )
+        if selection is not None and Frequency.OPEN in selection.frequencies:
+            problems.add(
+                "frequency: open files are not final and have no lake table (allowed: daily, monthly)"
+            )
+        self.check_target(problems)
+        product_id = problems.check(self.hook.product_id, self.product_id)
+        settings = problems.check(
+            check_lake_options,
+            self.lake_prefix,
+            {
+                "lake_bucket": self.lake_bucket,
+                "glue_database": self.glue_database,
+                "glue_table_template": self.glue_table_template,
+                "compression": self.compression,
+                "max_concurrency": self.max_concurrency,
+            },
+        )
+        if self.key_template:
+            problems.check(check_key_template, self.key_template)
+        if self.manifest_key:
+            problems.check(check_key, self.manifest_key, "manifest_key")
+        problems.raise_if_any()
+        if selection is None or settings is None or product_id is None:  # pragma: no cover
+            raise UsageIntelligenceValidationError("file_kind: no valid selection")
+        return selection, settings, product_id
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        selection, settings, product_id = self._validate()
+        require_pyarrow()
+        prefix = selection_prefix(selection, product_id, self.s3_prefix, self.key_template)
+        listing = list_objects(self.s3, self.s3_bucket, prefix)
+        records = self._archived(listing, selection, product_id)
+        self.log.info(
+            "%d archived %s file(s) under s3://%s/%s",
+            len(records),
+            selection.file_kind.value,
+            self.s3_bucket,
+            prefix,
+        )
+        sources = sources_from_listing(
+            listing, records, product_id, self._archive_sha256(product_id, listing)
+        )
+        sync = lake_sync(
+            self.s3,
+            self.s3_bucket,
+            self.lake_prefix,
+            settings,
+            aws_conn_id=self.aws_conn_id,
+            replace=self.replace,
+            log=self.log,
+        )
+        summary = sync.run(sources)
+        if self.manifest_key:
+            self.put_bytes(
+                self.manifest_key, _json(summary), "application/json", {"source-product-id": product_id}
+            )
+        lake_bucket = settings["lake_bucket"] or self.s3_bucket
+        written = [
+            (lake_bucket, w["key"], {"rows": w["rows"], "rows_rejected": w["rows_rejected"]})
+            for w in summary["written"]
+        ]
+        record_objects(context, self.asset_alias, written)
+        return summary
+
+    def _archived(
+        self, listing: Mapping[str, Any], selection: FileSelection, product_id: str
+    ) -> list[tuple[FileRecord, str]]:
+        """Listed keys that are where the archive puts a final file of the selection."""
+        found = []
+        for key in listing:
+            record = record_from_name(key.rsplit("/", 1)[-1], selection.file_kind, product_id)
+            if record is None or not selection.matches(record):
+                continue
+            if object_key(record, product_id, self.s3_prefix, self.key_template) == key:
+                found.append((record, key))
+        return sorted(found, key=lambda item: item[1])
+
+    def _archive_sha256(
+        self, product_id: str, listing: Mapping[str, Mapping[str, Any]]
+    ) -> dict[str, str | None]:
+        """SHA-256s the archive index recorded for objects the listing shows unchanged (checked on read)."""
+        from airflow_provider_usageintel.utils.archive_index import ArchiveIndex
+
+        key = index_key(self.s3_prefix, product_id, FileKind.parse(self.file_kind).value)
+        try:
+            index = ArchiveIndex(self.s3, self.s3_bucket, key).load()
+        except s3_errors():  # the index only adds a check; the lake hashes anyway
+            return {}
+        return {
+            k: entry.get("sha256")
+            for k, entry in index.entries.items()
+            if k in listing and entry.get("size") == int(listing[k]["Size"])
+        }
+
+
+def _json(summary: Mapping[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(summary, indent=2, sort_keys=True).encode()
