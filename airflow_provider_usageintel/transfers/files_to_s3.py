@@ -424,15 +424,34 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         if self.manifest_key:
             self._write_manifest(manifest)
         self.record_assets(context, [(t["key"], _asset_extra(t)) for t in transferred])
-        if self.lake_prefix:
-            from airflow_provider_usageintel.transfers.archive_to_lake import lake_after_archive
-
-            manifest["lake"] = lake_after_archive(self, plan, transferred, product_id)
+        lake_error = self._update_lake(manifest, plan, transferred, product_id)
         if failed or rejected:
+            also = f"; the lake step failed too: {lake_error}" if lake_error else ""
             raise UsageIntelligenceTransferError(
-                _failure_message(len(todo), failed, rejected, len(transferred))
-            ) from (failed[0]["exception"] if failed else None)
+                _failure_message(len(todo), failed, rejected, len(transferred)) + also
+            ) from (failed[0]["exception"] if failed else lake_error)
+        if lake_error is not None:
+            raise lake_error
         return manifest
+
+    def _update_lake(
+        self,
+        manifest: dict[str, Any],
+        plan: list[PlannedFile],
+        transferred: list[dict[str, Any]],
+        product_id: str,
+    ) -> Exception | None:
+        """Parquet partitions of the archived files (``lake_prefix``); its error, never hiding the
+        archive's own failures, which the task reports first."""
+        if not self.lake_prefix:
+            return None
+        from airflow_provider_usageintel.transfers.archive_to_lake import lake_after_archive
+
+        try:
+            manifest["lake"] = lake_after_archive(self, plan, transferred, product_id)
+        except Exception as exc:  # reported with the archive's failures, or raised as it is
+            return exc
+        return None
 
     def _transfer_all(
         self, todo: list[PlannedFile], product_id: str, progress: Progress
