@@ -378,7 +378,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         if self.lake_prefix:
             from airflow_provider_usageintel.transfers.archive_to_lake import lake_after_archive
 
-            manifest["lake"] = lake_after_archive(self, plan, transferred, product_id)
+            manifest["lake"] = lake_after_archive(self, plan, transferred, product_id, context)
         if failed:
             names = ", ".join(f["file_name"] for f in failed)
             raise UsageIntelligenceTransferError(
