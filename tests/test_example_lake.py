@@ -54,6 +54,25 @@ def test_scheduled_run_archives_and_writes_the_lake(lake_env):
     assert tables == {"custom_events", "exceptions", "raw_events"}
     partitions = glue.get_partitions(DatabaseName=database, TableName="raw_events")["Partitions"]
     assert sorted(p["Values"][1] for p in partitions) == ["2024-03-12", "2024-03-13", "2024-03-14"]
+    # every partition written is an Asset event, beside the archived zips'
+    parquet = (
+        f"s3://{s3.bucket}/usageintel-lake/raw_events/product_id={PID}/date=2024-03-14/part-0000.parquet"
+    )
+    assert parquet in asset_uris(s3.bucket)
+
+
+def asset_uris(bucket: str) -> set[str]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(AssetModel.uri)
+            .join(AssetEvent, AssetEvent.asset_id == AssetModel.id)
+            .filter(AssetModel.uri.like(f"s3://{bucket}/%"))
+            .all()
+        )
+    return {uri for (uri,) in rows}
 
 
 def test_manual_trigger_without_logical_date_then_backfill(lake_env):

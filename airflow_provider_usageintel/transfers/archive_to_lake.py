@@ -171,7 +171,11 @@ def list_objects(s3: Any, bucket: str, prefix: str) -> dict[str, dict[str, Any]]
 
 
 def lake_after_archive(
-    operator: Any, plan: Sequence[Any], transferred: Sequence[Mapping[str, Any]], product_id: str
+    operator: Any,
+    plan: Sequence[Any],
+    transferred: Sequence[Mapping[str, Any]],
+    product_id: str,
+    context: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The files transfer's ``lake_prefix`` step: the final files now in the archive, into the lake.
 
@@ -201,7 +205,20 @@ def lake_after_archive(
         aws_conn_id=operator.aws_conn_id,
         log=operator.log,
     )
-    return sync.run(sources)
+    summary = sync.run(sources)
+    record_partitions(context, operator.asset_alias, sync.bucket, summary)
+    return summary
+
+
+def record_partitions(
+    context: Mapping[str, Any], asset_alias: str | None, bucket: str, summary: Mapping[str, Any]
+) -> int:
+    """One Asset event per Parquet object written (``s3://lake-bucket/...part-0000.parquet``)."""
+    events = [
+        (bucket, w["key"], {"rows": w["rows"], "rows_rejected": w["rows_rejected"]})
+        for w in summary["written"]
+    ]
+    return record_objects(context, asset_alias, events)
 
 
 def lake_after_client_export(
@@ -236,13 +253,15 @@ def lake_after_client_export(
         )
         catalog.ensure_table(partition, columns=glue_columns(columns))
         registered = catalog.add_partitions([partition])
-    return {
+    summary = {
         "key": partition.parquet_key,
         "rows": manifest["rows"]["parquet"],
         "rows_rejected": manifest["rows"]["rejected"],
         "bytes": manifest["parquet"]["bytes"],
         "partitions_registered": registered,
     }
+    record_partitions(context, operator.asset_alias, writer.lake_bucket, {"written": [summary]})
+    return summary
 
 
 def export_day(context: Mapping[str, Any]) -> str:
@@ -399,12 +418,7 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
             self.put_bytes(
                 self.manifest_key, _json(summary), "application/json", {"source-product-id": product_id}
             )
-        lake_bucket = settings["lake_bucket"] or self.s3_bucket
-        written = [
-            (lake_bucket, w["key"], {"rows": w["rows"], "rows_rejected": w["rows_rejected"]})
-            for w in summary["written"]
-        ]
-        record_objects(context, self.asset_alias, written)
+        record_partitions(context, self.asset_alias, settings["lake_bucket"] or self.s3_bucket, summary)
         return summary
 
     def _archived(

@@ -424,7 +424,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         if self.manifest_key:
             self._write_manifest(manifest)
         self.record_assets(context, [(t["key"], _asset_extra(t)) for t in transferred])
-        lake_error = self._update_lake(manifest, plan, transferred, product_id)
+        lake_error = self._update_lake(manifest, plan, transferred, product_id, context)
         if failed or rejected:
             also = f"; the lake step failed too: {lake_error}" if lake_error else ""
             raise UsageIntelligenceTransferError(
@@ -440,6 +440,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         plan: list[PlannedFile],
         transferred: list[dict[str, Any]],
         product_id: str,
+        context: Context,
     ) -> Exception | None:
         """Parquet partitions of the archived files (``lake_prefix``); its error, never hiding the
         archive's own failures, which the task reports first."""
@@ -448,7 +449,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceToS3BaseOperator):
         from airflow_provider_usageintel.transfers.archive_to_lake import lake_after_archive
 
         try:
-            manifest["lake"] = lake_after_archive(self, plan, transferred, product_id)
+            manifest["lake"] = lake_after_archive(self, plan, transferred, product_id, context)
         except Exception as exc:  # reported with the archive's failures, or raised as it is
             return exc
         return None
