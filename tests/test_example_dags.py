@@ -296,7 +296,8 @@ def manual_weekly_reports(s3) -> None:
     run_manual("usageintel_weekly_reports", utc(2024, 3, 13, 10))  # a Wednesday: the week of 3 to 9 March
     base = "usageintel/reports/weekly/2024-03-09"
     assert len(s3.list_keys(base)) == 12
-    days = next(iter(json.loads(s3.read(f"{base}/date_range.json"))["level1"].values()))["dates"]
+    answer = json.loads(s3.read(f"{base}/date_range.json"))  # the whole answer: result and all
+    days = next(iter(answer["result"]["level1"].values()))["dates"]
     assert sorted(days) == [f"2024-03-0{d}" for d in range(3, 10)]
 
 

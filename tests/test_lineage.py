@@ -8,6 +8,7 @@ process (where other tests ran Airflow without OpenLineage) cannot host it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -103,12 +104,16 @@ def test_report_transfers_emit_the_report_read_and_the_objects_written(
 
 
 def test_fluid_topics_transfer_emits_the_events_endpoint_and_its_object(
-    examples, usageintel_emulator, tmp_path
+    examples, usageintel_emulator_factory, monkeypatch, tmp_path
 ):
     s3 = examples
-    events = run_with_openlineage("fluid_topics_events_archive", "2024-03-13T00:00:00+00:00", tmp_path / "ol")
+    # the Fluid Topics client refuses windows more than a year back: yesterday, on an emulator of today
+    today = dt.datetime.now(dt.timezone.utc).date()
+    live = usageintel_emulator_factory(today=today)
+    set_ft_connection(monkeypatch, live)
+    events = run_with_openlineage("fluid_topics_events_archive", f"{today}T00:00:00+00:00", tmp_path / "ol")
     tasks = completed(events)
-    api = f"fluidtopics://127.0.0.1:{usageintel_emulator.port}"
+    api = f"fluidtopics://127.0.0.1:{live.port}"
     [key] = s3.list_keys("fluid_topics/")
     assert datasets(tasks["archive_events"], "inputs") == {(api, "events")}
     assert datasets(tasks["archive_events"], "outputs") == {(f"s3://{s3.bucket}", key)}

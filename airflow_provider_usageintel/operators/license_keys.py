@@ -166,10 +166,10 @@ class UsageIntelligenceLicenseKeysOperator(UsageIntelligenceBaseOperator):
 
     def execute(self, context: Context) -> dict[str, Any]:
         plan = self._plan()
-        with self.hook as hook:
-            if plan.action == "search":
-                return self._search(hook, plan)
-            return self._write(hook, plan)
+        hook = self.hook  # the session ends with execute (operators/base.py)
+        if plan.action == "search":
+            return self._search(hook, plan)
+        return self._write(hook, plan)
 
     # -- validation -----------------------------------------------------------------------------
 

@@ -108,13 +108,13 @@ class UsageIntelligenceReportOperator(UsageIntelligenceBaseOperator):
 
     def execute(self, context: Context) -> Any:
         endpoint, body = self._checked_request()
-        with self.hook as hook:
-            if endpoint.paging is Paging.NONE:
-                result = hook.run_report(self.report, body, self.product_id)
-                self._check_size(json_size(result), None)
-            else:
-                pages = hook.iter_pages(self.report, body, self.product_id, self.page_size)
-                result = merge_pages(endpoint, self._bounded(endpoint, pages))
+        hook = self.hook  # the session ends with execute (operators/base.py)
+        if endpoint.paging is Paging.NONE:
+            result = hook.run_report(self.report, body, self.product_id)
+            self._check_size(json_size(result), None)
+        else:
+            pages = hook.iter_pages(self.report, body, self.product_id, self.page_size)
+            result = merge_pages(endpoint, self._bounded(endpoint, pages))
         self.log.info("%s: %s bytes of JSON", self.report, f"{json_size(result):,}")
         return result
 
@@ -268,8 +268,8 @@ class UsageIntelligenceListFilesOperator(_FileOperator):
         product_id = self.check_product_id(problems)
         problems.raise_if_any()
         selection = cast(FileSelection, selection)
-        with self.hook as hook:
-            records = self.select(hook, selection, cast(str, product_id))
+        hook = self.hook  # the session ends with execute (operators/base.py)
+        records = self.select(hook, selection, cast(str, product_id))
         missing = unlisted(selection, records)
         if missing:
             self.log.warning("Not offered by the server: %s", ", ".join(missing))
@@ -352,9 +352,9 @@ class UsageIntelligenceDownloadFileOperator(_FileOperator):
     def execute(self, context: Context) -> dict[str, Any] | list[dict[str, Any]]:
         plan = self._plan()
         plan.local_dir.mkdir(parents=True, exist_ok=True)
-        with self.hook as hook:
-            records = plan.records if plan.records is not None else self._listed(hook, plan)
-            results = self._download_all(hook, plan, records)
+        hook = self.hook  # the session ends with execute (operators/base.py)
+        records = plan.records if plan.records is not None else self._listed(hook, plan)
+        results = self._download_all(hook, plan, records)
         return results[0] if isinstance(self.files, (Mapping, FileRecord)) else results
 
     # -- validation -----------------------------------------------------------------------------

@@ -124,14 +124,14 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceToS3BaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         endpoint, request = self._validate()
         pages = 1
-        with self.hook as hook:
-            if endpoint.paging is Paging.NONE:
-                written = self._write_answer(endpoint, hook.run_report(self.report, request, self.product_id))
-            else:
-                with tempfile.TemporaryFile() as file:
-                    spool = PagedSpool(endpoint, file)
-                    spool.add(hook.iter_pages(self.report, request, self.product_id, self.page_size))
-                    written, pages = self._write_spool(spool), spool.pages
+        hook = self.hook  # the session ends with execute (operators/base.py)
+        if endpoint.paging is Paging.NONE:
+            written = self._write_answer(endpoint, hook.run_report(self.report, request, self.product_id))
+        else:
+            with tempfile.TemporaryFile() as file:
+                spool = PagedSpool(endpoint, file)
+                spool.add(hook.iter_pages(self.report, request, self.product_id, self.page_size))
+                written, pages = self._write_spool(spool), spool.pages
         self.record_assets(context, [(w["key"], {"report": self.report, **w}) for w in written])
         self.log.info(
             "Report %s (%d page(s)) written to %s",
