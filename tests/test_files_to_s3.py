@@ -8,10 +8,10 @@ import json
 
 import pytest
 
+from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
-from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE
 from tests.airflow_utils import run_dag, task_states, xcom
 
 KINDS = ("custom_events", "exceptions", "raw_events")

@@ -6,8 +6,7 @@ import pytest
 
 from airflow_provider_usageintel.api.files import FileRecord
 from airflow_provider_usageintel.api.selection import FileSelection
-from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
-from airflow_provider_usageintel.utils.keys import (
+from airflow_provider_usageintel.archive.layout import (
     DEFAULT_KEY_TEMPLATE,
     check_key_template,
     check_prefix,
@@ -18,6 +17,7 @@ from airflow_provider_usageintel.utils.keys import (
     object_key,
     selection_prefix,
 )
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
 
 PID = "1234567890"
 

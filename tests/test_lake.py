@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
+from airflow_provider_usageintel.archive.lake_layout import dataset_name, partition_for
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
-from airflow_provider_usageintel.lake.layout import dataset_name, partition_for
 from airflow_provider_usageintel.lake.schema import resolve
 from airflow_provider_usageintel.transfers.archive_to_lake import (
     UsageIntelligenceArchiveToLakeOperator,
@@ -347,7 +347,7 @@ def test_operators_import_no_pyarrow_at_parse_time():
         "import sys\n"
         "import airflow_provider_usageintel.transfers.archive_to_lake\n"
         "import airflow_provider_usageintel.transfers.files_to_s3\n"
-        "import airflow_provider_usageintel.lake.layout, airflow_provider_usageintel.lake.schema\n"
+        "import airflow_provider_usageintel.archive.lake_layout, airflow_provider_usageintel.lake.schema\n"
         "print(sorted(m for m in ('pyarrow', 'pandas') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

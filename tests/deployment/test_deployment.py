@@ -19,8 +19,8 @@ import pytest
 
 from airflow_provider_usageintel.api.endpoints import endpoint
 from airflow_provider_usageintel.api.files import FileRecord
+from airflow_provider_usageintel.archive.layout import object_key
 from airflow_provider_usageintel.triggers.usage_intelligence import UsageIntelligenceFileTrigger
-from airflow_provider_usageintel.utils.keys import object_key
 from tests.deployment.cluster import (
     BUCKET,
     PREFIX,

@@ -37,7 +37,7 @@ FIELD_PATTERNS = {
     "dd": "[0-9]{2}",
     "file_name": SAFE_NAME_PATTERN,
 }
-#: one directory of the archive per product and file kind (see utils/archive_index.py).
+#: one directory of the archive per product and file kind (see archive/index.py).
 INDEX_DIR = "_index"
 MAX_KEY_BYTES = 1024
 SEGMENTS_RULE = "names separated by '/', no empty, '.' or '..' segment, no control character"
@@ -229,7 +229,7 @@ def object_metadata(record: FileRecord, product_id: str) -> dict[str, Any]:
     """User metadata of an archived object known before its first byte: where it came from.
 
     With the object's size it is enough to skip it on re-runs; objects written in one
-    request also get ``size`` and ``sha256`` (see utils/s3_upload.py).
+    request also get ``size`` and ``sha256`` (see archive/upload.py).
     """
     return {
         "source-file-name": record.file_name,

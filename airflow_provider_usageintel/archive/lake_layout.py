@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from airflow_provider_usageintel.api.files import FileKind, Frequency
+from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
-from airflow_provider_usageintel.utils.s3_validation import check_key
 
 PARQUET_NAME = "part-0000.parquet"
 REJECTS_NAME = "_rejects.csv.gz"
