@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_usageintel.archive.layout import is_index_key
 from airflow_provider_usageintel.emulator import EmulatorConfig, EmulatorServer
 
 BUCKET = "usage-archive"
@@ -163,7 +164,7 @@ def verify(s3: Any) -> list[Landed]:
     items = [
         i for p in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET) for i in p.get("Contents", [])
     ]
-    indexed = _indexed_checksums(s3, [i["Key"] for i in items if "/_index/" in i["Key"]])
+    indexed = _indexed_checksums(s3, [i["Key"] for i in items if is_index_key(i["Key"])])
     for item in items:
         obj = s3.get_object(Bucket=BUCKET, Key=item["Key"])
         digest = hashlib.sha256()

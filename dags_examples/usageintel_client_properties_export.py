@@ -16,6 +16,7 @@ import datetime as dt
 import pendulum
 from airflow.sdk import DAG
 
+from airflow_provider_usageintel.archive.layout import client_properties_key
 from airflow_provider_usageintel.macros import PERIOD_MACROS
 from airflow_provider_usageintel.transfers.client_properties_to_s3 import (
     UsageIntelligenceClientPropertiesToS3Operator,
@@ -48,7 +49,7 @@ with DAG(
             }
         },
         s3_bucket=BUCKET,
-        s3_key=f"{PREFIX}/clients/{STOP}/client_properties.ndjson.gz",
+        s3_key=client_properties_key(PREFIX, STOP),
         # A full export can take a while on a large product: fail loudly instead of hanging.
         execution_timeout=dt.timedelta(hours=6),
     )

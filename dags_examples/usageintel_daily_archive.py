@@ -33,6 +33,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, AssetAlias, Param, task
 
+from airflow_provider_usageintel.archive.layout import manifest_key
 from airflow_provider_usageintel.macros import PERIOD_MACROS
 from airflow_provider_usageintel.sensors.usage_intelligence import UsageIntelligenceFileSensor
 from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
@@ -71,7 +72,7 @@ def write_manifest(day: str, bucket: str, prefix: str, archived: list[Any]) -> d
                 )
     files.sort(key=lambda f: f["key"])
     manifest = {"day": day, "bucket": bucket, "files": files, "bytes": sum(f["size"] for f in files)}
-    key = f"{prefix}/_manifests/daily/{day}.json"
+    key = manifest_key(prefix, "daily", day)
     body = json.dumps(manifest, indent=2).encode()
     checksum = {"sha256": hashlib.sha256(body).hexdigest(), "size": str(len(body))}  # like the files
     s3.get_conn().put_object(

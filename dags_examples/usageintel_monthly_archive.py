@@ -17,6 +17,7 @@ import datetime as dt
 import pendulum
 from airflow.sdk import DAG, Param
 
+from airflow_provider_usageintel.archive.layout import manifest_key
 from airflow_provider_usageintel.macros import PERIOD_MACROS
 from airflow_provider_usageintel.sensors.usage_intelligence import UsageIntelligenceFileSensor
 from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
@@ -56,5 +57,5 @@ with DAG(
             files=wait.output,
             s3_bucket=BUCKET,
             s3_prefix=PREFIX,
-            manifest_key=f"{PREFIX}/_manifests/monthly/{MONTH}/{kind}.json",
+            manifest_key=manifest_key(PREFIX, "monthly", MONTH, kind),
         )

@@ -25,6 +25,7 @@ import pendulum
 from airflow.sdk import DAG
 
 from airflow_provider_usageintel.api.filters import GlobalFilters, Levels, Segment
+from airflow_provider_usageintel.archive.layout import report_key
 from airflow_provider_usageintel.macros import PERIOD_MACROS
 from airflow_provider_usageintel.transfers.report_to_s3 import UsageIntelligenceReportToS3Operator
 
@@ -75,6 +76,6 @@ with DAG(
             report=report,
             request=request,
             s3_bucket=BUCKET,
-            s3_key=f"{PREFIX}/reports/weekly/{STOP}/{report}.json",
+            s3_key=report_key(PREFIX, "weekly", STOP, report),
             flat_format="ndjson",
         )

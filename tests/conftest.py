@@ -101,9 +101,11 @@ class S3Target:
 
     def list_keys(self, prefix: str = "", *, include_index: bool = False) -> list[str]:
         """Keys under ``prefix``; the transfers' ``_index/`` bookkeeping objects only when asked."""
+        from airflow_provider_usageintel.archive.layout import is_index_key
+
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
         keys = sorted(obj["Key"] for page in pages for obj in page.get("Contents", []))
-        return keys if include_index else [k for k in keys if "_index" not in k.split("/")]
+        return keys if include_index else [k for k in keys if not is_index_key(k)]
 
     def read(self, key: str) -> bytes:
         return bytes(self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read())

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_usageintel import demo
+from airflow_provider_usageintel.archive import layout
 
 
 @pytest.mark.slow
@@ -24,9 +25,9 @@ def test_demo_runs_real_airflow_and_verifies_every_object(capsys):
     rows = [line for line in out.splitlines() if line.startswith("usageintel/")]
     assert len(rows) == objects and all(row.endswith(" ok") for row in rows)
     keys = {row.split()[0] for row in rows}
-    assert "usageintel/_manifests/daily/2024-03-14.json" in keys
+    assert layout.manifest_key("usageintel", "daily", "2024-03-14") in keys
     assert "usageintel/1234567890/raw_events/daily/2024/03/1234567890_2024-03-14.zip" in keys
-    assert "usageintel/reports/weekly/2024-03-09/date_range.ndjson" in keys
+    assert f"{layout.reports_prefix('usageintel', 'weekly', '2024-03-09')}/date_range.ndjson" in keys
 
     home = Path(re.search(r"Airflow home \(SQLite database, config\): (\S+)", out).group(1))
     assert (home / "airflow.db").is_file()

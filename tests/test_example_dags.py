@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_usageintel.archive import layout
 from tests.airflow_utils import DAGS_FOLDER, run_dag, task_states, xcom
 
 DAGS_EXAMPLES = Path(__file__).resolve().parent.parent / "dags_examples"
@@ -126,7 +127,7 @@ def test_daily_archive_then_verify(examples):
         f"{prefix}/exceptions/daily/2024/03/{PRODUCT}_exc_2024-03-14.zip",
         f"{prefix}/raw_events/daily/2024/03/{PRODUCT}_2024-03-14.zip",
     ]
-    manifest_key = "usageintel/_manifests/daily/2024-03-14.json"
+    manifest_key = layout.manifest_key("usageintel", "daily", "2024-03-14")
     assert s3.list_keys() == sorted([*expected, manifest_key])
     manifest = json.loads(s3.read(manifest_key))
     assert [f["key"] for f in manifest["files"]] == expected
@@ -149,9 +150,9 @@ def test_daily_archive_then_verify(examples):
 def test_daily_archive_rerun_skips_and_keeps_the_manifest_complete(examples):
     s3 = examples
     run_example("usageintel_daily_archive", utc(2024, 3, 15), run_conf={"day": "2024-03-13"})
-    first = json.loads(s3.read("usageintel/_manifests/daily/2024-03-13.json"))
+    first = json.loads(s3.read(layout.manifest_key("usageintel", "daily", "2024-03-13")))
     dagrun, _ = run_example("usageintel_daily_archive", utc(2024, 3, 16), run_conf={"day": "2024-03-13"})
-    again = json.loads(s3.read("usageintel/_manifests/daily/2024-03-13.json"))
+    again = json.loads(s3.read(layout.manifest_key("usageintel", "daily", "2024-03-13")))
     assert [f["key"] for f in again["files"]] == [f["key"] for f in first["files"]]
     assert not any(f["new"] for f in again["files"])
     assert xcom(dagrun, "archive_raw_events", map_index=0)["files_skipped"] == 1
@@ -162,7 +163,7 @@ def test_monthly_archive(examples):
     run_example("usageintel_monthly_archive", utc(2024, 3, 1))  # due on the 1st: February
     keys = s3.list_keys()
     for kind in ("custom_events", "exceptions"):
-        manifest = json.loads(s3.read(f"usageintel/_manifests/monthly/2024-02/{kind}.json"))
+        manifest = json.loads(s3.read(layout.manifest_key("usageintel", "monthly", "2024-02", kind)))
         [transferred] = manifest["transferred"]
         assert transferred["key"].startswith(f"usageintel/{PRODUCT}/{kind}/monthly/2024/02/")
         assert transferred["key"] in keys and transferred["frequency"] == "monthly"
@@ -173,7 +174,7 @@ def test_monthly_archive(examples):
 def test_weekly_reports(examples):
     s3 = examples
     run_example("usageintel_weekly_reports", utc(2024, 3, 10))  # Sunday: the week 3 to 9 March
-    base = "usageintel/reports/weekly/2024-03-09"
+    base = layout.reports_prefix("usageintel", "weekly", "2024-03-09")
     reports = [
         "basic_event_data_table",
         "churn_histogram_days",
@@ -199,7 +200,7 @@ def test_weekly_reports(examples):
 def test_client_properties_export(examples):
     s3 = examples
     dagrun, _ = run_example("usageintel_client_properties_export", utc(2024, 3, 10))
-    key = "usageintel/clients/2024-03-09/client_properties.ndjson.gz"
+    key = layout.client_properties_key("usageintel", "2024-03-09")
     assert s3.list_keys() == [key]
     body = s3.read(key)
     meta = s3.head(key)["Metadata"]
@@ -269,7 +270,7 @@ def run_manual(dag_id: str, run_after: dt.datetime | None = None, **kwargs):
 
 def manual_daily_archive(s3) -> None:
     dagrun, _ = run_manual("usageintel_daily_archive", utc(2024, 3, 15, 8))  # the day that closed: the 14th
-    manifest = json.loads(s3.read("usageintel/_manifests/daily/2024-03-14.json"))
+    manifest = json.loads(s3.read(layout.manifest_key("usageintel", "daily", "2024-03-14")))
     assert [f["file_name"] for f in manifest["files"]] == [
         f"{PRODUCT}_cust_2024-03-14.zip",
         f"{PRODUCT}_exc_2024-03-14.zip",
@@ -287,14 +288,14 @@ def manual_archive_verify(s3) -> None:
 def manual_monthly_archive(s3) -> None:
     run_manual("usageintel_monthly_archive", utc(2024, 3, 20, 8))  # the month that closed: February
     for kind in ("custom_events", "exceptions"):
-        manifest = json.loads(s3.read(f"usageintel/_manifests/monthly/2024-02/{kind}.json"))
+        manifest = json.loads(s3.read(layout.manifest_key("usageintel", "monthly", "2024-02", kind)))
         [transferred] = manifest["transferred"]
         assert transferred["key"].startswith(f"usageintel/{PRODUCT}/{kind}/monthly/2024/02/")
 
 
 def manual_weekly_reports(s3) -> None:
     run_manual("usageintel_weekly_reports", utc(2024, 3, 13, 10))  # a Wednesday: the week of 3 to 9 March
-    base = "usageintel/reports/weekly/2024-03-09"
+    base = layout.reports_prefix("usageintel", "weekly", "2024-03-09")
     assert len(s3.list_keys(base)) == 12
     answer = json.loads(s3.read(f"{base}/date_range.json"))  # the whole answer: result and all
     days = next(iter(answer["result"]["level1"].values()))["dates"]
@@ -303,7 +304,7 @@ def manual_weekly_reports(s3) -> None:
 
 def manual_client_properties_export(s3) -> None:
     dagrun, _ = run_manual("usageintel_client_properties_export", utc(2024, 3, 13, 10))
-    assert s3.list_keys() == ["usageintel/clients/2024-03-09/client_properties.ndjson.gz"]
+    assert s3.list_keys() == [layout.client_properties_key("usageintel", "2024-03-09")]
     assert xcom(dagrun, "export_client_properties")["rows"] > 100
 
 

@@ -11,13 +11,13 @@ import json
 import pytest
 
 from airflow_provider_usageintel.api.endpoints import REPORT_NAMES
+from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from airflow_provider_usageintel.transfers.client_properties_to_s3 import (
     UsageIntelligenceClientPropertiesToS3Operator,
 )
 from airflow_provider_usageintel.transfers.report_to_s3 import UsageIntelligenceReportToS3Operator
-from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE
 from tests.airflow_utils import run_dag, task_states, xcom
 from tests.test_files_to_s3 import asset_events
 

@@ -8,10 +8,11 @@ import json
 
 import pytest
 
+from airflow_provider_usageintel.archive import layout
+from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
-from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE
 from tests.airflow_utils import run_dag, task_states, xcom
 
 KINDS = ("custom_events", "exceptions", "raw_events")
@@ -70,7 +71,7 @@ def test_first_run_archives_history_and_rerun_is_a_no_op(airflow_db, ui_conn, us
     )
     assert monthly["Metadata"]["source-frequency"] == "monthly"
 
-    manifest_obj = json.loads(s3.read(f"lake/usageintel/_manifests/{_run_id(s3)}/raw_events.json"))
+    manifest_obj = json.loads(s3.read(layout.manifest_key("lake/usageintel", _run_id(s3), "raw_events")))
     assert manifest_obj["files_transferred"] == 60
 
     events = asset_events(s3.bucket)
@@ -87,7 +88,7 @@ def test_first_run_archives_history_and_rerun_is_a_no_op(airflow_db, ui_conn, us
 
 
 def _run_id(s3) -> str:
-    prefixes = {k.split("/")[3] for k in s3.list_keys("lake/usageintel/_manifests/")}
+    prefixes = {k.split("/")[3] for k in s3.list_keys(f"lake/usageintel/{layout.MANIFEST_DIR}/")}
     assert len(prefixes) == 1
     return prefixes.pop()
 
@@ -158,7 +159,7 @@ def test_large_file_goes_through_multipart_in_bounded_parts(ui_conn, usageintel_
     assert s3.multipart_uploads() == [] and s3.list_keys() == [item["key"]]
     meta = s3.head(item["key"])["Metadata"]
     assert meta["source-file-name"] == name and "sha256" not in meta  # set before the first byte
-    index_key = "usageintel/_index/1234567890/raw_events.json"
+    index_key = layout.index_key("usageintel", "1234567890", "raw_events")
     assert json.loads(s3.read(index_key))["objects"][item["key"]]["sha256"] == item["sha256"]
 
 
@@ -177,7 +178,7 @@ def test_multipart_object_without_index_is_confirmed_by_its_metadata(ui_conn, us
         )
 
     first = execute(op())
-    index_key = "usageintel/_index/1234567890/raw_events.json"
+    index_key = layout.index_key("usageintel", "1234567890", "raw_events")
     s3.client.delete_object(Bucket=s3.bucket, Key=index_key)
     again = execute(op())
     assert again["files_transferred"] == 0 and again["skipped"][0]["reason"] == "already archived"
@@ -296,8 +297,8 @@ def test_rerun_trusts_the_archive_index_and_falls_back_to_head_without_it(ui_con
 
     first, heads = run()
     assert first["files_transferred"] == 14 and heads == []
-    index_key = "idx/_index/1234567890/custom_events.json"
-    assert s3.list_keys("idx/_index/", include_index=True) == [index_key]
+    index_key = layout.index_key("idx", "1234567890", "custom_events")
+    assert s3.list_keys(f"idx/{layout.INDEX_DIR}/", include_index=True) == [index_key]
     assert s3.head(index_key)["Metadata"]["sha256"] == hashlib.sha256(s3.read(index_key)).hexdigest()
     index = json.loads(s3.read(index_key))["objects"]
     assert len(index) == 14 and all(len(v["sha256"]) == 64 for v in index.values())
@@ -369,7 +370,7 @@ def test_keys_outside_the_early_listing_are_listed_again(ui_conn, usageintel_emu
 
 
 def test_an_unreadable_index_does_not_fail_a_run_that_does_not_need_it(ui_conn, usageintel_emulator, s3):
-    index_key = "cold/_index/1234567890/custom_events.json"
+    index_key = layout.index_key("cold", "1234567890", "custom_events")
     s3.client.put_object(Bucket=s3.bucket, Key=index_key, Body=b"{}", StorageClass="GLACIER")
     assert first_half_of_march(s3, "cold").execute({})["files_transferred"] == 14
     assert len(json.loads(s3.read(index_key))["objects"]) == 14  # written anew

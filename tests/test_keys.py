@@ -6,18 +6,23 @@ import pytest
 
 from airflow_provider_usageintel.api.files import FileRecord
 from airflow_provider_usageintel.api.selection import FileSelection
-from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
-from airflow_provider_usageintel.utils.keys import (
+from airflow_provider_usageintel.archive.layout import (
     DEFAULT_KEY_TEMPLATE,
     check_key_template,
     check_prefix,
+    client_properties_key,
     common_prefix,
     file_key_space,
     index_key,
+    is_index_key,
     known_prefix,
+    manifest_key,
     object_key,
+    report_key,
+    reports_prefix,
     selection_prefix,
 )
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
 
 PID = "1234567890"
 
@@ -170,3 +175,34 @@ def test_an_empty_prefix_owns_keys_without_a_leading_slash():
     key = object_key(daily("2024-03-14"), PID, "")
     assert key == f"{PID}/custom_events/daily/2024/03/{PID}_cust_2024-03-14.zip"
     assert space.owns(key) and space.prefix == ""
+
+
+def test_every_key_beside_the_files_comes_from_the_layout():
+    assert index_key("/lake/", PID, "custom_events") == f"lake/_index/{PID}/custom_events.json"
+    assert manifest_key("lake", "daily", "2024-03-14") == "lake/_manifests/daily/2024-03-14.json"
+    assert (
+        manifest_key("", "monthly", "2024-02", "exceptions") == "_manifests/monthly/2024-02/exceptions.json"
+    )
+    assert reports_prefix("lake", "weekly", "2024-03-09") == "lake/reports/weekly/2024-03-09"
+    assert report_key("lake", "weekly", "2024-03-09", "date_range") == (
+        "lake/reports/weekly/2024-03-09/date_range.json"
+    )
+    assert (
+        client_properties_key("lake", "2024-03-09") == "lake/clients/2024-03-09/client_properties.ndjson.gz"
+    )
+    # A templated prefix renders later: it is one segment now, and the task checks the rendered key.
+    templated = "{{ var.value.get('usageintel_prefix', 'usageintel') }}"
+    assert manifest_key(templated, "daily", "{{ ds }}") == f"{templated}/_manifests/daily/{{{{ ds }}}}.json"
+
+
+def test_index_objects_are_told_from_data():
+    assert is_index_key(index_key("lake", PID, "custom_events"))
+    assert is_index_key("_index/custom_events/1.json")
+    assert not is_index_key(manifest_key("lake", "daily", "2024-03-14"))
+    assert not is_index_key(object_key(daily("2024-03-14"), PID, "lake"))
+
+
+def test_keys_beside_the_files_check_their_prefix():
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        manifest_key("../x", "daily", "2024-03-14")
+    assert str(info.value).startswith("s3_prefix: '../x' is not a valid key prefix")

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 import boto3
 import pytest
 
+from airflow_provider_usageintel.archive import lake_layout, layout
+from airflow_provider_usageintel.archive.lake_layout import dataset_name, partition_for
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
-from airflow_provider_usageintel.lake.layout import dataset_name, partition_for
 from airflow_provider_usageintel.lake.schema import resolve
 from airflow_provider_usageintel.transfers.archive_to_lake import (
     UsageIntelligenceArchiveToLakeOperator,
@@ -190,10 +191,10 @@ def test_rerun_writes_nothing_and_a_lost_index_costs_heads_not_rewrites(ui_conn,
     assert {s["reason"] for s in again["skipped"]} == {"already in the lake"}
     assert {k: s3.head(k)["ETag"] for k in s3.list_keys("lake/")} == before
 
-    s3.client.delete_object(Bucket=s3.bucket, Key=f"lake/_index/custom_events/{PID}.json")
+    s3.client.delete_object(Bucket=s3.bucket, Key=lake_layout.index_key("lake", "custom_events", PID))
     third = archive(s3, since="2024-03-01")["lake"]
     assert third["written"] == [] and len(third["skipped"]) == 14
-    assert {k: s3.head(k)["ETag"] for k in s3.list_keys("lake/") if "_index" not in k} == before
+    assert {k: s3.head(k)["ETag"] for k in s3.list_keys("lake/") if not layout.is_index_key(k)} == before
 
 
 def test_lake_prefix_is_checked_before_any_call(s3):
@@ -347,7 +348,7 @@ def test_operators_import_no_pyarrow_at_parse_time():
         "import sys\n"
         "import airflow_provider_usageintel.transfers.archive_to_lake\n"
         "import airflow_provider_usageintel.transfers.files_to_s3\n"
-        "import airflow_provider_usageintel.lake.layout, airflow_provider_usageintel.lake.schema\n"
+        "import airflow_provider_usageintel.archive.lake_layout, airflow_provider_usageintel.lake.schema\n"
         "print(sorted(m for m in ('pyarrow', 'pandas') if m in sys.modules))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_usageintel.archive import layout
 from airflow_provider_usageintel.transfers.report_to_s3 import UsageIntelligenceReportToS3Operator
 from airflow_provider_usageintel.utils.lineage import lineage_of, operator_lineage
 from tests.test_example_dags import DAGS_EXAMPLES, LOCAL_BUNDLE
@@ -96,7 +97,7 @@ def test_report_transfers_emit_the_report_read_and_the_objects_written(
     for report in ("date_range", "usage_distribution", "churn_histogram_days", "basic_event_data_table"):
         event = tasks[report]
         assert datasets(event, "inputs") == {(api, f"{PRODUCT}/{report}")}
-        base = f"usageintel/reports/weekly/2024-03-09/{report}"
+        base = f"{layout.reports_prefix('usageintel', 'weekly', '2024-03-09')}/{report}"
         assert datasets(event, "outputs") == {(bucket, f"{base}.json"), (bucket, f"{base}.ndjson")}
     for event in tasks.values():
         written |= {name for namespace, name in datasets(event, "outputs") if namespace == bucket}

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE, StreamingUpload
+from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE, StreamingUpload
 
 
 def chunks(data: bytes, size: int = 256 * 1024):

@@ -174,7 +174,7 @@ def test_monthly_file_exists_only_once_the_month_has_closed(ui_conn, usageintel_
 
 def test_a_monthly_file_completes_its_month_only_up_to_the_last_day():
     from airflow_provider_usageintel.api.files import FileRecord
-    from airflow_provider_usageintel.utils.file_wait import FileWait
+    from airflow_provider_usageintel.sensors.file_wait import FileWait
 
     def monthly(start: str, stop: str) -> FileRecord:
         return FileRecord("exceptions", "monthly", f"m_{start}.zip", start, stop)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_usageintel.utils.zipcheck import DESCRIPTOR_SIG, ZipCheckError, _find_descriptor
+from airflow_provider_usageintel.archive.zipcheck import DESCRIPTOR_SIG, ZipCheckError, _find_descriptor
 from tests.reliability.test_fuzz import check
 
 

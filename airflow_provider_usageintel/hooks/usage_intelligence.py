@@ -44,7 +44,7 @@ from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceValidationError,
 )
 from airflow_provider_usageintel.hooks.base import MAX_REASON_CHARS, ApiHookBase
-from airflow_provider_usageintel.hooks.download import (
+from airflow_provider_usageintel.utils.download import (
     DEFAULT_CHUNK_SIZE,
     DownloadResult,
     FileStream,

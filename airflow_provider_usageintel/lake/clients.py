@@ -21,12 +21,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from airflow_provider_usageintel.archive.lake_layout import Partition, client_properties_partition
+from airflow_provider_usageintel.archive.upload import StreamingUpload
 from airflow_provider_usageintel.lake.convert import BatchConverter, json_value_text
-from airflow_provider_usageintel.lake.layout import Partition, client_properties_partition
 from airflow_provider_usageintel.lake.reader import S3File
 from airflow_provider_usageintel.lake.schema import SCHEMA_VERSION, ResolvedColumn, client_columns
 from airflow_provider_usageintel.lake.writer import ChunkSink, PartitionRun, PartitionWriter
-from airflow_provider_usageintel.utils.s3_upload import StreamingUpload
 
 ROWS_PER_BATCH = 20_000
 Cells = list[bytes | None]

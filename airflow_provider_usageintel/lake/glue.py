@@ -16,8 +16,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from airflow_provider_usageintel.api.files import FileKind, Frequency
+from airflow_provider_usageintel.archive.lake_layout import Partition, dataset_name
 from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
-from airflow_provider_usageintel.lake.layout import Partition, dataset_name
 from airflow_provider_usageintel.lake.schema import SCHEMAS, ColumnType, lake_name
 
 DEFAULT_DATABASE = "usageintel"

@@ -11,8 +11,8 @@ import sys
 from pathlib import Path
 
 from airflow_provider_usageintel.api.files import FileKind, Frequency
+from airflow_provider_usageintel.archive.lake_layout import PARTITION_KEYS, dataset_name
 from airflow_provider_usageintel.lake.glue import partition_keys
-from airflow_provider_usageintel.lake.layout import PARTITION_KEYS, dataset_name
 from airflow_provider_usageintel.lake.schema import SCHEMA_VERSION, SCHEMAS, TIMESTAMP_FORMATS, ColumnType
 
 _PARQUET = {

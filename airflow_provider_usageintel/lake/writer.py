@@ -37,13 +37,13 @@ import pyarrow.parquet as pq
 from botocore.exceptions import BotoCoreError, ClientError
 
 from airflow_provider_usageintel.api.files import FileKind
+from airflow_provider_usageintel.archive.lake_layout import Partition, index_key, partition_for
+from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE, StreamingUpload
 from airflow_provider_usageintel.exceptions import UsageIntelligenceError
 from airflow_provider_usageintel.lake.convert import BatchConverter
 from airflow_provider_usageintel.lake.index import LakeIndex
-from airflow_provider_usageintel.lake.layout import Partition, index_key, partition_for
 from airflow_provider_usageintel.lake.reader import S3File
 from airflow_provider_usageintel.lake.schema import NULL_VALUES, SCHEMA_VERSION, Resolved, resolve
-from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE, StreamingUpload
 
 #: CSV read per block: each block becomes one Parquet row group (about 18,000 rows of these files).
 #: Memory is about ten times this (blocks read ahead, Arrow arrays, Parquet encoding, upload parts).

@@ -42,8 +42,8 @@ from airflow_provider_usageintel.utils.progress import Progress
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_provider_usageintel.hooks.download import FileStream
     from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+    from airflow_provider_usageintel.utils.download import FileStream
 
 __all__ = [
     "UsageIntelligenceDownloadFileOperator",

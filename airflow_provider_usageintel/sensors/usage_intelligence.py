@@ -16,7 +16,7 @@ from airflow_provider_usageintel.api.files import FileRecord
 from airflow_provider_usageintel.api.selection import DateLike
 from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
-from airflow_provider_usageintel.utils.file_wait import FileWait, newest_final_period, summarise
+from airflow_provider_usageintel.sensors.file_wait import FileWait, newest_final_period, summarise
 from airflow_provider_usageintel.utils.sessions import end_session
 
 if TYPE_CHECKING:

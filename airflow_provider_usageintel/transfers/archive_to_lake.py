@@ -16,14 +16,19 @@ from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.files import FileKind, FileRecord, Frequency
 from airflow_provider_usageintel.api.selection import DateLike, FileSelection
+from airflow_provider_usageintel.archive.assets import record_objects
+from airflow_provider_usageintel.archive.errors import s3_errors
+from airflow_provider_usageintel.archive.lake_layout import PARTITION_KEYS, check_lake_prefix
+from airflow_provider_usageintel.archive.layout import (
+    check_key_template,
+    index_key,
+    object_key,
+    selection_prefix,
+)
+from airflow_provider_usageintel.archive.validation import check_bucket_name, check_key
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
-from airflow_provider_usageintel.lake.layout import PARTITION_KEYS, check_lake_prefix
 from airflow_provider_usageintel.operators.base import Problems, positive_number
 from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
-from airflow_provider_usageintel.utils.assets import record_objects
-from airflow_provider_usageintel.utils.keys import check_key_template, index_key, object_key, selection_prefix
-from airflow_provider_usageintel.utils.s3_errors import s3_errors
-from airflow_provider_usageintel.utils.s3_validation import check_bucket_name, check_key
 
 if TYPE_CHECKING:
     from airflow_provider_usageintel.lake.glue import GlueCatalog
@@ -301,7 +306,7 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
 
     Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator` (product_id, connections).
 
-    :return: partitions written, skipped and failed, rows and rejected rows.
+    Returns (pushed to XCom): partitions written, skipped and failed, rows and rejected rows.
     """
 
     template_fields: Sequence[str] = (
@@ -438,7 +443,7 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
         self, product_id: str, listing: Mapping[str, Mapping[str, Any]]
     ) -> dict[str, str | None]:
         """SHA-256s the archive index recorded for objects the listing shows unchanged (checked on read)."""
-        from airflow_provider_usageintel.utils.archive_index import ArchiveIndex
+        from airflow_provider_usageintel.archive.index import ArchiveIndex
 
         key = index_key(self.s3_prefix, product_id, FileKind.parse(self.file_kind).value)
         try:

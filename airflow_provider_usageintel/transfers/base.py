@@ -11,20 +11,20 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.bases.operator import partial as airflow_partial
 
-from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
-from airflow_provider_usageintel.operators.base import Problems, UsageIntelligenceBaseOperator
-from airflow_provider_usageintel.utils.assets import DEFAULT_ALIAS, default_outlets, record_objects
-from airflow_provider_usageintel.utils.keys import KeySpace, single_key_space
-from airflow_provider_usageintel.utils.lineage import lineage_of, s3_namespace
-from airflow_provider_usageintel.utils.ndjson import GzipNdjson
-from airflow_provider_usageintel.utils.progress import Progress
-from airflow_provider_usageintel.utils.s3_upload import (
+from airflow_provider_usageintel.archive.assets import DEFAULT_ALIAS, default_outlets, record_objects
+from airflow_provider_usageintel.archive.layout import KeySpace, single_key_space
+from airflow_provider_usageintel.archive.ndjson import GzipNdjson
+from airflow_provider_usageintel.archive.upload import (
     DEFAULT_PART_SIZE,
     AbortedUpload,
     StreamingUpload,
     abort_stale_uploads,
 )
-from airflow_provider_usageintel.utils.s3_validation import check_bucket_name
+from airflow_provider_usageintel.archive.validation import check_bucket_name
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
+from airflow_provider_usageintel.operators.base import Problems, UsageIntelligenceBaseOperator
+from airflow_provider_usageintel.utils.lineage import lineage_of, s3_namespace
+from airflow_provider_usageintel.utils.progress import Progress
 
 #: an upload this old is no run's work in progress (a 1.5 GiB file takes minutes): it is a leftover.
 DEFAULT_STALE_UPLOAD_AGE = dt.timedelta(hours=6)
@@ -89,7 +89,7 @@ class S3DestinationOperator(BaseOperator):
         problems.check(stale_upload_age, self.abort_uploads_older_than)
 
     def abort_stale_uploads(self, space: KeySpace) -> list[AbortedUpload]:
-        """Abort what killed runs of this task left incomplete in ``space`` (see utils/s3_upload.py)."""
+        """Abort what killed runs of this task left incomplete in ``space`` (see archive/upload.py)."""
         age = stale_upload_age(self.abort_uploads_older_than)
         if age is None:
             return []

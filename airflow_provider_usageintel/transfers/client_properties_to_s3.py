@@ -9,12 +9,12 @@ from typing import Any
 from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.validation import request_problems
+from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
+from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from airflow_provider_usageintel.operators.base import Problems, json_argument, positive_number, within
 from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
 from airflow_provider_usageintel.utils.progress import Progress
-from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE
-from airflow_provider_usageintel.utils.s3_validation import check_key
 
 
 class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOperator):

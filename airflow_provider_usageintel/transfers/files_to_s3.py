@@ -34,15 +34,9 @@ from airflow_provider_usageintel.api.files import (
     unique_records,
 )
 from airflow_provider_usageintel.api.selection import DateLike, FileSelection
-from airflow_provider_usageintel.exceptions import (
-    UsageIntelligenceError,
-    UsageIntelligenceTransferError,
-    UsageIntelligenceValidationError,
-)
-from airflow_provider_usageintel.operators.base import Problems, parse_records
-from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
-from airflow_provider_usageintel.utils.archive_index import ArchiveIndex
-from airflow_provider_usageintel.utils.keys import (
+from airflow_provider_usageintel.archive.errors import s3_errors
+from airflow_provider_usageintel.archive.index import ArchiveIndex
+from airflow_provider_usageintel.archive.layout import (
     check_key,
     check_key_template,
     check_prefix,
@@ -53,15 +47,21 @@ from airflow_provider_usageintel.utils.keys import (
     object_metadata,
     selection_prefix,
 )
-from airflow_provider_usageintel.utils.progress import Progress
-from airflow_provider_usageintel.utils.s3_errors import s3_errors
-from airflow_provider_usageintel.utils.s3_upload import (
+from airflow_provider_usageintel.archive.upload import (
     DEFAULT_PART_SIZE,
     MIN_PART_SIZE,
     AbortedUpload,
     StreamingUpload,
 )
-from airflow_provider_usageintel.utils.zipcheck import verified_zip
+from airflow_provider_usageintel.archive.zipcheck import verified_zip
+from airflow_provider_usageintel.exceptions import (
+    UsageIntelligenceError,
+    UsageIntelligenceTransferError,
+    UsageIntelligenceValidationError,
+)
+from airflow_provider_usageintel.operators.base import Problems, parse_records
+from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
+from airflow_provider_usageintel.utils.progress import Progress
 
 MAX_CONCURRENCY = 64
 #: failed and skipped files the task's error names one by one; the manifest and the log have them all.

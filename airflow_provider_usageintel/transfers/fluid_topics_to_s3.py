@@ -8,12 +8,12 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.fluid_topics import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
+from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.operators.base import Problems
 from airflow_provider_usageintel.operators.fluid_topics import FluidTopicsBaseOperator, Names
 from airflow_provider_usageintel.transfers.base import S3DestinationOperator
 from airflow_provider_usageintel.utils.progress import Progress
-from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE
-from airflow_provider_usageintel.utils.s3_validation import check_key
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -8,12 +8,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.fusionauth import flat_rows
+from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.operators.base import Problems
 from airflow_provider_usageintel.operators.fusionauth import FusionAuthBaseOperator
 from airflow_provider_usageintel.transfers.base import S3DestinationOperator
 from airflow_provider_usageintel.utils.flatten import to_ndjson
 from airflow_provider_usageintel.utils.periods import reference_time
-from airflow_provider_usageintel.utils.s3_validation import check_key
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -21,13 +21,13 @@ from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.endpoints import REPORT_NAMES, Endpoint, Paging, report_endpoint
 from airflow_provider_usageintel.api.validation import request_problems
+from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, StreamingUpload
+from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
 from airflow_provider_usageintel.hooks.usage_intelligence import DEFAULT_PAGE_SIZE, request_body
 from airflow_provider_usageintel.operators.base import Problems, json_argument, positive_number, within
 from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
 from airflow_provider_usageintel.utils.flatten import flatten, to_csv, to_ndjson
-from airflow_provider_usageintel.utils.s3_upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, StreamingUpload
-from airflow_provider_usageintel.utils.s3_validation import check_key
 
 FLAT_FORMATS = {"ndjson": (to_ndjson, "application/x-ndjson"), "csv": (to_csv, "text/csv")}
 #: spooled bytes handed to the upload at a time.

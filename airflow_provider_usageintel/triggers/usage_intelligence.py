@@ -21,7 +21,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_provider_usageintel.api.files import FileRecord
 from airflow_provider_usageintel.exceptions import UsageIntelligenceError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
-from airflow_provider_usageintel.utils.file_wait import FileWait, summarise
+from airflow_provider_usageintel.sensors.file_wait import FileWait, summarise
 
 FOUND = "found"
 TIMEOUT = "timeout"

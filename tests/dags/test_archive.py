@@ -5,6 +5,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG
 
+from airflow_provider_usageintel.archive import layout
 from airflow_provider_usageintel.operators.usage_intelligence import UsageIntelligenceListFilesOperator
 from airflow_provider_usageintel.sensors.usage_intelligence import UsageIntelligenceFileSensor
 from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
@@ -27,7 +28,7 @@ with DAG(
             frequency=frequencies,
             s3_bucket="{{ params.bucket }}",
             s3_prefix="lake/usageintel",
-            manifest_key="lake/usageintel/_manifests/{{ run_id }}/" + kind + ".json",
+            manifest_key=layout.manifest_key("lake/usageintel", "{{ run_id }}", kind),
             max_concurrency=4,
         )
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG
 
+from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE
 from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
-from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE
 
 with DAG(
     dag_id="test_reliability_sigterm",

@@ -19,8 +19,8 @@ import pytest
 
 from airflow_provider_usageintel.api.endpoints import endpoint
 from airflow_provider_usageintel.api.files import FileRecord
+from airflow_provider_usageintel.archive.layout import manifest_key, object_key
 from airflow_provider_usageintel.triggers.usage_intelligence import UsageIntelligenceFileTrigger
-from airflow_provider_usageintel.utils.keys import object_key
 from tests.deployment.cluster import (
     BUCKET,
     PREFIX,
@@ -131,7 +131,7 @@ def assert_archived(cluster: Deployment, api: AirflowApi, run_id: str, day: dt.d
     assert expected <= listed, sorted(expected - listed)
 
     written = xcom(api, run_id, "write_manifest")
-    assert written["key"] == f"{PREFIX}/_manifests/daily/{day.isoformat()}.json"
+    assert written["key"] == manifest_key(PREFIX, "daily", day.isoformat())
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key=written["key"])["Body"].read())
     assert manifest["day"] == day.isoformat() and manifest["bucket"] == BUCKET
     assert {f["key"] for f in manifest["files"]} == expected

@@ -9,13 +9,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from airflow_provider_usageintel.transfers.client_properties_to_s3 import (
     UsageIntelligenceClientPropertiesToS3Operator,
 )
 from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
 from airflow_provider_usageintel.transfers.report_to_s3 import UsageIntelligenceReportToS3Operator
-from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE
 
 PRODUCT = "1234567890"
 #: two small daily files and, when made large, one that needs a multipart upload.

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE
 from airflow_provider_usageintel.exceptions import UsageIntelligenceTransferError
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
-from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE
 from tests.conftest import set_ui_connection
 from tests.reliability.helpers import (
     DAYS,

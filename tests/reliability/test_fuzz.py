@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from airflow_provider_usageintel.api.files import FileKind, FileRecord, check_record, parse_file_list
 from airflow_provider_usageintel.api.validation import request_problems, validate_filter
+from airflow_provider_usageintel.archive.zipcheck import ZipChecker, ZipCheckError
 from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError
 from airflow_provider_usageintel.hooks.base import parse_retry_after
-from airflow_provider_usageintel.utils.zipcheck import ZipChecker, ZipCheckError
 
 EXAMPLES = 150
 FAST = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

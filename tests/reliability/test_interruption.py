@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_usageintel.utils.keys import file_key_space
-from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE, abort_stale_uploads
+from airflow_provider_usageintel.archive.layout import file_key_space
+from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE, abort_stale_uploads
 from tests.reliability.helpers import (
     DAYS,
     assert_archived_identically,

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
+from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE
 from airflow_provider_usageintel.exceptions import UsageIntelligenceTransferError
-from airflow_provider_usageintel.utils.s3_upload import MIN_PART_SIZE
 from tests.reliability.helpers import (
     DAYS,
     assert_archived_identically,

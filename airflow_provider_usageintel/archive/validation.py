@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from airflow_provider_usageintel.archive.layout import check_key
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
-from airflow_provider_usageintel.utils.keys import check_key
 
-#: object keys are checked with the other key rules, in utils/keys.py.
+#: object keys are checked with the other key rules, in archive/layout.py.
 __all__ = ["check_bucket_name", "check_key"]
 
 #: matched whole (``fullmatch``): ``$`` would let a trailing newline through.

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from airflow_provider_usageintel.utils.s3_errors import s3_errors
+from airflow_provider_usageintel.archive.errors import s3_errors
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 #: what botocore sends with every part unless told otherwise (``request_checksum_calculation``).

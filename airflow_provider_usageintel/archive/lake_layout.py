@@ -23,13 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from airflow_provider_usageintel.api.files import FileKind, Frequency
+from airflow_provider_usageintel.archive.layout import INDEX_DIR
+from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
-from airflow_provider_usageintel.utils.s3_validation import check_key
 
 PARQUET_NAME = "part-0000.parquet"
 REJECTS_NAME = "_rejects.csv.gz"
 MANIFEST_NAME = "_manifest.json"
-INDEX_DIR = "_index"
 #: the table of client-property exports (one ``date`` partition per export day).
 CLIENT_PROPERTIES = "client_properties"
 #: frequencies the lake holds, and the partition key of each; open files are not final, so never.

@@ -37,8 +37,15 @@ FIELD_PATTERNS = {
     "dd": "[0-9]{2}",
     "file_name": SAFE_NAME_PATTERN,
 }
-#: one directory of the archive per product and file kind (see utils/archive_index.py).
+#: one directory of the archive per product and file kind (see archive/index.py); the lake's too.
 INDEX_DIR = "_index"
+#: run manifests (what a run archived), beside the files under the same prefix.
+MANIFEST_DIR = "_manifests"
+#: report results, by period and last day (``.json``, plus a flat ``.ndjson`` or ``.csv`` beside it).
+REPORTS_DIR = "reports"
+#: client-property exports, one object per export day.
+CLIENTS_DIR = "clients"
+CLIENT_PROPERTIES_NAME = "client_properties.ndjson.gz"
 MAX_KEY_BYTES = 1024
 SEGMENTS_RULE = "names separated by '/', no empty, '.' or '..' segment, no control character"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -140,6 +147,41 @@ def index_key(prefix: str, product_id: str, file_kind: str) -> str:
     )
 
 
+def is_index_key(key: str) -> bool:
+    """An index object (bookkeeping of the archive or the lake), not data."""
+    return INDEX_DIR in key.split("/")[:-1]
+
+
+def _under(prefix: str, *names: str) -> str:
+    """``names`` below ``prefix`` as one checked key (a templated prefix passes as one segment)."""
+    return check_key("/".join([check_prefix(prefix).strip("/"), *names]).lstrip("/"), "key")
+
+
+def manifest_key(prefix: str, *names: str) -> str:
+    """A run manifest: ``{prefix}/_manifests/{name}/.../{last name}.json``.
+
+    The example DAGs use ``manifest_key(prefix, "daily", day)`` and
+    ``manifest_key(prefix, "monthly", month, file_kind)``.
+    """
+    *folders, last = names
+    return _under(prefix, MANIFEST_DIR, *folders, f"{last}.json")
+
+
+def reports_prefix(prefix: str, period: str, stop: str) -> str:
+    """The folder of the reports of one period (``weekly``...) that ends on ``stop``."""
+    return _under(prefix, REPORTS_DIR, period, stop)
+
+
+def report_key(prefix: str, period: str, stop: str, report: str) -> str:
+    """A report's JSON result; its flat rows go beside it (``.ndjson`` or ``.csv``)."""
+    return f"{reports_prefix(prefix, period, stop)}/{report}.json"
+
+
+def client_properties_key(prefix: str, stop: str) -> str:
+    """The client-property export whose window ends on ``stop``."""
+    return _under(prefix, CLIENTS_DIR, stop, CLIENT_PROPERTIES_NAME)
+
+
 def common_prefix(keys: Iterable[str]) -> str:
     """The longest string every key starts with (the one prefix that lists them all)."""
     return os.path.commonprefix(list(keys))  # noqa: RUF071 - S3 prefixes are strings, not paths
@@ -229,7 +271,7 @@ def object_metadata(record: FileRecord, product_id: str) -> dict[str, Any]:
     """User metadata of an archived object known before its first byte: where it came from.
 
     With the object's size it is enough to skip it on re-runs; objects written in one
-    request also get ``size`` and ``sha256`` (see utils/s3_upload.py).
+    request also get ``size`` and ``sha256`` (see archive/upload.py).
     """
     return {
         "source-file-name": record.file_name,
