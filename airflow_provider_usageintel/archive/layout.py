@@ -1,7 +1,11 @@
 """Where objects land in S3, what metadata they carry, and which keys are acceptable at all.
 
-Every transfer checks its prefixes, templates and keys here, and only here: a key
-never leaves the prefix a task was given, whatever a DAG author or a server sends.
+Every key the project writes is spelled here and nowhere else: data files, open
+files, indexes, run manifests, reports and exports (the lake's in ``lake_layout``).
+Operators, example DAGs, the demo and the tests call these functions, so a change
+of layout is a change of this module (and of docs/s3-layout.md). Every transfer
+checks its prefixes, templates and keys here, and only here: a key never leaves the
+prefix a task was given, whatever a DAG author or a server sends.
 """
 
 from __future__ import annotations
