@@ -17,14 +17,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from airflow_provider_usageintel.api.files import FileRecord
 
 INDEX_VERSION = 1
+_IndexT = TypeVar("_IndexT", bound="JsonIndex")
 
 
-class ArchiveIndex:
+class JsonIndex:
+    """One small versioned JSON object of entries keyed by S3 key, read once and written if changed.
+
+    The archive's index and the lake's share this; each names the section its entries live in.
+    A missing or unreadable index is empty: an index only ever saves requests.
+    """
+
+    section: ClassVar[str]
+
     def __init__(self, client: Any, bucket: str, key: str) -> None:
         self.client = client
         self.bucket = bucket
@@ -33,8 +42,8 @@ class ArchiveIndex:
         self.loaded = False
         self._changed = False
 
-    def load(self) -> ArchiveIndex:
-        """Read the index; a missing or unreadable one is empty (every candidate is then HEADed)."""
+    def load(self: _IndexT) -> _IndexT:
+        """Read the index; a missing or unreadable one is empty."""
         from botocore.exceptions import ClientError  # not at import: DAG files import the transfers
 
         try:
@@ -47,11 +56,38 @@ class ArchiveIndex:
         self.loaded = True
         try:
             data = json.loads(body)
-            entries = data["objects"] if data.get("version") == INDEX_VERSION else {}
+            entries = data[self.section] if data.get("version") == INDEX_VERSION else {}
         except (ValueError, KeyError, TypeError, AttributeError):
             entries = {}
         self.entries = {k: v for k, v in entries.items() if isinstance(v, dict)}
         return self
+
+    def _set(self, key: str, entry: dict[str, Any]) -> None:
+        if self.entries.get(key) != entry:
+            self.entries[key] = entry
+            self._changed = True
+
+    def save(self) -> bool:
+        """Write the index if anything changed; returns whether it was written."""
+        if not self._changed:
+            return False
+        body = json.dumps({"version": INDEX_VERSION, self.section: self.entries}, sort_keys=True).encode()
+        self.client.put_object(
+            Bucket=self.bucket,
+            Key=self.key,
+            Body=body,
+            ContentType="application/json",
+            # like every object this provider writes, verifiable from its own metadata
+            Metadata={"sha256": hashlib.sha256(body).hexdigest(), "size": str(len(body))},
+        )
+        self._changed = False
+        return True
+
+
+class ArchiveIndex(JsonIndex):
+    """The archived objects of one product and file kind (every candidate not vouched for is HEADed)."""
+
+    section = "objects"
 
     def vouches_for(self, key: str, record: FileRecord, listed_size: int) -> bool:
         """The listing shows ``key`` with the size recorded when this provider wrote it from ``record``."""
@@ -70,22 +106,4 @@ class ArchiveIndex:
             "source": record.file_name,
             "uncompressed_kb": record.uncompressed_size_kb,
         }
-        if self.entries.get(key) != entry:
-            self.entries[key] = entry
-            self._changed = True
-
-    def save(self) -> bool:
-        """Write the index if anything was added; returns whether it was written."""
-        if not self._changed:
-            return False
-        body = json.dumps({"version": INDEX_VERSION, "objects": self.entries}, sort_keys=True).encode()
-        self.client.put_object(
-            Bucket=self.bucket,
-            Key=self.key,
-            Body=body,
-            ContentType="application/json",
-            # like every object this provider writes, verifiable from its own metadata
-            Metadata={"sha256": hashlib.sha256(body).hexdigest(), "size": str(len(body))},
-        )
-        self._changed = False
-        return True
+        self._set(key, entry)

@@ -10,37 +10,13 @@ with the recorded size; otherwise the object's own S3 metadata decides (see
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-INDEX_VERSION = 1
+from airflow_provider_usageintel.archive.index import JsonIndex
 
 
-class LakeIndex:
-    def __init__(self, client: Any, bucket: str, key: str) -> None:
-        self.client = client
-        self.bucket = bucket
-        self.key = key
-        self.entries: dict[str, dict[str, Any]] = {}
-        self._changed = False
-
-    def load(self) -> LakeIndex:
-        """Read the index; a missing or unreadable one is empty."""
-        try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return self
-            raise
-        try:
-            data = json.loads(body)
-            entries = data["partitions"] if data.get("version") == INDEX_VERSION else {}
-        except (ValueError, KeyError, TypeError, AttributeError):
-            entries = {}
-        self.entries = {k: v for k, v in entries.items() if isinstance(v, dict)}
-        return self
+class LakeIndex(JsonIndex):
+    section = "partitions"
 
     def entry(self, parquet_key: str, listed_size: int) -> dict[str, Any] | None:
         """The entry of ``parquet_key`` if the listing shows the object this index recorded."""
@@ -83,16 +59,3 @@ class LakeIndex:
         }
         self._set(parquet_key, entry)
         return entry
-
-    def _set(self, key: str, entry: dict[str, Any]) -> None:
-        if self.entries.get(key) != entry:
-            self.entries[key] = entry
-            self._changed = True
-
-    def save(self) -> bool:
-        if not self._changed:
-            return False
-        body = json.dumps({"version": INDEX_VERSION, "partitions": self.entries}, sort_keys=True).encode()
-        self.client.put_object(Bucket=self.bucket, Key=self.key, Body=body, ContentType="application/json")
-        self._changed = False
-        return True
