@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from airflow_provider_usageintel.api.files import FileKind
+from airflow_provider_usageintel.api.validation import DATE_PROPERTIES, NUMERIC_PROPERTIES
 
 #: bumped when a column's name or type changes; recorded in every Parquet file and manifest.
 SCHEMA_VERSION = 1
@@ -205,19 +206,8 @@ def _unique(name: str, taken: set[str]) -> str:
 #: clientPropertyList properties the API documents as numeric or as dates (api-facts, global
 #: filters); every other property is a string. Values come as JSON; ``"<NULL>"`` is already null.
 CLIENT_PROPERTY_TYPES: dict[str, ColumnType] = {
-    **dict.fromkeys(
-        (
-            "cpuCores",
-            "displayCount",
-            "ram",
-            "resolutionWidth",
-            "resolutionHeight",
-            "lifetimeRuntimeMinutes",
-            "lifetimeSessionCount",
-        ),
-        ColumnType.INT64,
-    ),
-    **dict.fromkeys(("dateInstalled", "dateLastSeen", "date"), ColumnType.DATE),
+    **dict.fromkeys(NUMERIC_PROPERTIES, ColumnType.INT64),
+    **dict.fromkeys((*DATE_PROPERTIES, "date"), ColumnType.DATE),
 }
 #: where a client row's keys that were not requested go, as one JSON object (kept, reported).
 OTHER_PROPERTIES = "other_properties"
