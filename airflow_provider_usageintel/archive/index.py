@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow_provider_usageintel.api.files import FileRecord
+
+if TYPE_CHECKING:
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 
 INDEX_VERSION = 1
 _IndexT = TypeVar("_IndexT", bound="JsonIndex")
@@ -34,8 +37,8 @@ class JsonIndex:
 
     section: ClassVar[str]
 
-    def __init__(self, client: Any, bucket: str, key: str) -> None:
-        self.client = client
+    def __init__(self, s3: ArchiveS3Hook, bucket: str, key: str) -> None:
+        self.s3 = s3
         self.bucket = bucket
         self.key = key
         self.entries: dict[str, dict[str, Any]] = {}
@@ -44,16 +47,10 @@ class JsonIndex:
 
     def load(self: _IndexT) -> _IndexT:
         """Read the index; a missing or unreadable one is empty."""
-        from botocore.exceptions import ClientError  # not at import: DAG files import the transfers
-
-        try:
-            body = self.client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                self.loaded = True
-                return self
-            raise
+        body = self.s3.read_bytes(self.bucket, self.key)
         self.loaded = True
+        if body is None:
+            return self
         try:
             data = json.loads(body)
             entries = data[self.section] if data.get("version") == INDEX_VERSION else {}
@@ -72,13 +69,13 @@ class JsonIndex:
         if not self._changed:
             return False
         body = json.dumps({"version": INDEX_VERSION, self.section: self.entries}, sort_keys=True).encode()
-        self.client.put_object(
-            Bucket=self.bucket,
-            Key=self.key,
-            Body=body,
-            ContentType="application/json",
+        self.s3.put_bytes(
+            self.bucket,
+            self.key,
+            body,
+            content_type="application/json",
             # like every object this provider writes, verifiable from its own metadata
-            Metadata={"sha256": hashlib.sha256(body).hexdigest(), "size": str(len(body))},
+            metadata={"sha256": hashlib.sha256(body).hexdigest(), "size": str(len(body))},
         )
         self._changed = False
         return True

@@ -29,13 +29,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.archive.errors import s3_errors
 
+if TYPE_CHECKING:
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
+
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
-#: what botocore sends with every part unless told otherwise (``request_checksum_calculation``).
-PART_CHECKSUM = "CRC32"
 MIN_PART_SIZE = 5 * 1024 * 1024
 #: what a bucket lifecycle rule should do too, as the second line of defence (see docs/s3-layout.md).
 LIFECYCLE_HINT = "the bucket's AbortIncompleteMultipartUpload lifecycle rule"
@@ -87,7 +88,7 @@ class StreamingUpload:
 
     def __init__(
         self,
-        client: Any,
+        s3: ArchiveS3Hook,
         bucket: str,
         key: str,
         *,
@@ -100,7 +101,7 @@ class StreamingUpload:
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size: {part_size} is below S3's minimum of {MIN_PART_SIZE} bytes")
-        self.client = client
+        self.s3 = s3
         self.bucket = bucket
         self.key = key
         self.metadata = _metadata(metadata or {})
@@ -109,21 +110,8 @@ class StreamingUpload:
         self.max_inflight = max(1, max_inflight)
         self.content_type = content_type
         self.size = 0
-        self._checksum = self._part_checksum(client)
         self._buffers = _PartBuffers(part_size)
         self._log = log or _log
-
-    @staticmethod
-    def _part_checksum(client: Any) -> dict[str, str]:
-        """Declare the checksum botocore already sends with each part, as boto3's managed upload does.
-
-        S3 then checks every part and keeps a composite checksum of the object; left
-        undeclared, S3 (and moto) computes a full-object CRC64 of its own on completion.
-        """
-        config = getattr(getattr(client, "meta", None), "config", None)
-        if getattr(config, "request_checksum_calculation", "when_supported") != "when_supported":
-            return {}
-        return {"ChecksumAlgorithm": PART_CHECKSUM}
 
     def run(self, chunks: Iterable[bytes]) -> UploadedObject:
         parts = self._cut(chunks)
@@ -131,12 +119,12 @@ class StreamingUpload:
         second = next(parts, None)
         if second is None:
             self.size = len(first)
-            self.client.put_object(
-                Bucket=self.bucket,
-                Key=self.key,
-                Body=first,
-                ContentType=self.content_type,
-                Metadata={**self.metadata, **self._end_metadata()},
+            self.s3.put_bytes(
+                self.bucket,
+                self.key,
+                first,
+                content_type=self.content_type,
+                metadata={**self.metadata, **self._end_metadata()},
             )
             return UploadedObject(self.bucket, self.key, self.size, 1)
         return self._multipart(chain((first, second), parts))
@@ -166,18 +154,12 @@ class StreamingUpload:
             yield part
 
     def _multipart(self, parts: Iterator[bytearray]) -> UploadedObject:
-        upload_id = self.client.create_multipart_upload(
-            Bucket=self.bucket,
-            Key=self.key,
-            ContentType=self.content_type,
-            Metadata=self.metadata,
-            **self._checksum,
-        )["UploadId"]
+        upload_id = self.s3.start_upload(
+            self.bucket, self.key, content_type=self.content_type, metadata=self.metadata
+        )
         try:
             uploaded = self._upload_parts(upload_id, parts)
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=self.key, UploadId=upload_id, MultipartUpload={"Parts": uploaded}
-            )
+            self.s3.complete_upload(self.bucket, self.key, upload_id, uploaded)
         except BaseException:
             self._abort(upload_id)
             raise  # the error that stopped the upload, whatever became of the abort
@@ -186,7 +168,7 @@ class StreamingUpload:
     def _abort(self, upload_id: str) -> None:
         """Abort, or say what is left behind: an abort that fails must not hide why the upload stopped."""
         try:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
+            self.s3.abort_upload(self.bucket, self.key, upload_id)
         except s3_errors() as exc:
             self._log.warning(
                 "Aborting the multipart upload of s3://%s/%s failed too (%s); the incomplete upload "
@@ -230,19 +212,7 @@ class StreamingUpload:
                 future.result()
 
     def _upload_part(self, upload_id: str, number: int, data: bytearray) -> dict[str, Any]:
-        answer = self.client.upload_part(
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=upload_id,
-            PartNumber=number,
-            Body=data,
-            **self._checksum,
-        )
-        part = {"PartNumber": number, "ETag": answer["ETag"]}
-        member = f"Checksum{PART_CHECKSUM}"
-        if self._checksum and member in answer:
-            part[member] = answer[member]  # completing needs every declared part checksum
-        return part
+        return self.s3.upload_part(self.bucket, self.key, upload_id, number, data)
 
 
 @dataclass(frozen=True)
@@ -255,7 +225,7 @@ class AbortedUpload:
 
 
 def abort_stale_uploads(
-    client: Any,
+    s3: ArchiveS3Hook,
     bucket: str,
     prefix: str,
     owns: Callable[[str], bool],
@@ -274,8 +244,7 @@ def abort_stale_uploads(
     try:
         stale = [
             upload
-            for page in client.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix)
-            for upload in page.get("Uploads", [])
+            for upload in s3.incomplete_uploads(bucket, prefix)
             if owns(upload["Key"]) and now - upload["Initiated"] >= older_than
         ]
     except s3_errors() as exc:
@@ -292,7 +261,7 @@ def abort_stale_uploads(
     for upload in stale:
         key, initiated = upload["Key"], upload["Initiated"]
         try:
-            client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload["UploadId"])
+            s3.abort_upload(bucket, key, upload["UploadId"])
         except s3_errors() as exc:
             log.warning("Incomplete multipart upload of s3://%s/%s not aborted (%s)", bucket, key, exc)
             continue

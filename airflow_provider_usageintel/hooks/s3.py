@@ -1,4 +1,12 @@
-"""The Amazon provider's S3Hook, with the fixed costs of a task's S3 client cut.
+"""The only code that calls S3: the Amazon provider's S3Hook, with methods named for the archive.
+
+Every S3 request the provider makes goes through :class:`ArchiveS3Hook`: listing
+and heading archived objects, reading small ones (the indexes), writing small ones
+whole, the multipart primitives a streaming upload is built from, and the listing
+and aborting of incomplete uploads. Policy (what to archive, when an upload is
+stale) lives in ``archive/``; this module only speaks S3.
+
+The hook also cuts the fixed costs of a task's S3 client.
 
 Every transfer task creates one S3 client and, on a re-run, mostly lists
 objects. Two costs of the stock hook dominate that no-op work and are avoidable
@@ -19,12 +27,23 @@ takes the worker's default credential chain, which may write to another account.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.utils import parse_timestamp
 
 from airflow_provider_usageintel.utils.gc_pause import collector_paused
+
+if TYPE_CHECKING:
+    from airflow_provider_usageintel.archive.upload import AbortedUpload, UploadedObject
+
+#: what botocore sends with every part unless told otherwise (``request_checksum_calculation``).
+PART_CHECKSUM = "CRC32"
+#: error codes S3 (and moto) answer for an object that is not there.
+MISSING = ("NoSuchKey", "404", "NotFound")
 
 DEFAULT_CHAIN = "the worker's default AWS credential chain (environment, ~/.aws, instance or pod role)"
 
@@ -38,6 +57,21 @@ def parse_s3_timestamp(value: Any) -> dt.datetime:
             pass
     parsed: dt.datetime = parse_timestamp(value)
     return parsed
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    """What ``HeadObject`` says of one object."""
+
+    size: int
+    etag: str
+    metadata: dict[str, str]
+
+
+def error_code(exc: BaseException) -> str:
+    """The S3 error code of a botocore ``ClientError`` (``""`` for anything else)."""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
 
 
 class ArchiveS3Hook(S3Hook):
@@ -79,3 +113,136 @@ class ArchiveS3Hook(S3Hook):
             self.aws_conn_id,
             DEFAULT_CHAIN,
         )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def list_objects(self, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
+        """Every object under ``prefix``, by key (``Size``, ``ETag``, ``LastModified``), all pages."""
+        pages = self.get_conn().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        return {item["Key"]: item for page in pages for item in page.get("Contents", [])}
+
+    def head(self, bucket: str, key: str) -> ObjectHead:
+        """Size, ETag and user metadata of one object; raises botocore's error when it is missing."""
+        answer = self.get_conn().head_object(Bucket=bucket, Key=key)
+        return ObjectHead(int(answer["ContentLength"]), str(answer["ETag"]), dict(answer.get("Metadata", {})))
+
+    def head_if_exists(self, bucket: str, key: str) -> ObjectHead | None:
+        """Like :meth:`head`, ``None`` for a missing object."""
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.head(bucket, key)
+        except ClientError as exc:
+            if error_code(exc) in MISSING:
+                return None
+            raise
+
+    def read_bytes(self, bucket: str, key: str) -> bytes | None:
+        """A small object whole (an index, a key file); ``None`` when it does not exist."""
+        from botocore.exceptions import ClientError
+
+        try:
+            body: bytes = self.get_conn().get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as exc:
+            if error_code(exc) in MISSING:
+                return None
+            raise
+        return body
+
+    def open_range(self, bucket: str, key: str, start: int, end: int, etag: str) -> Any:
+        """A streaming body of bytes ``start`` to ``end`` (inclusive) of the object, if it still has ``etag``.
+
+        A changed object raises botocore's ``PreconditionFailed`` error.
+        """
+        answer = self.get_conn().get_object(
+            Bucket=bucket, Key=key, Range=f"bytes={start}-{end}", IfMatch=etag
+        )
+        return answer["Body"]
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def put_bytes(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes | bytearray,
+        *,
+        content_type: str,
+        metadata: Mapping[str, str] | None = None,
+    ) -> None:
+        """Write one object whole in one request: it appears complete or not at all."""
+        self.get_conn().put_object(
+            Bucket=bucket, Key=key, Body=body, ContentType=content_type, Metadata=dict(metadata or {})
+        )
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.get_conn().delete_object(Bucket=bucket, Key=key)
+
+    def upload_stream(self, bucket: str, key: str, chunks: Iterable[bytes], **options: Any) -> UploadedObject:
+        """Stream ``chunks`` into one object that appears only when complete (see archive/upload.py)."""
+        from airflow_provider_usageintel.archive.upload import StreamingUpload
+
+        return StreamingUpload(self, bucket, key, **options).run(chunks)
+
+    # -- multipart uploads ------------------------------------------------------------------
+
+    @cached_property
+    def part_checksum(self) -> dict[str, str]:
+        """The checksum botocore already sends with each part, declared as boto3's managed upload does.
+
+        S3 then checks every part and keeps a composite checksum of the object; left
+        undeclared, S3 (and moto) computes a full-object CRC64 of its own on completion.
+        """
+        config = getattr(getattr(self.get_conn(), "meta", None), "config", None)
+        if getattr(config, "request_checksum_calculation", "when_supported") != "when_supported":
+            return {}
+        return {"ChecksumAlgorithm": PART_CHECKSUM}
+
+    def start_upload(self, bucket: str, key: str, *, content_type: str, metadata: Mapping[str, str]) -> str:
+        """Begin a multipart upload; returns its id. Nothing is visible until :meth:`complete_upload`."""
+        answer = self.get_conn().create_multipart_upload(
+            Bucket=bucket, Key=key, ContentType=content_type, Metadata=dict(metadata), **self.part_checksum
+        )
+        return str(answer["UploadId"])
+
+    def upload_part(
+        self, bucket: str, key: str, upload_id: str, number: int, body: bytearray
+    ) -> dict[str, Any]:
+        """Send part ``number``; returns what :meth:`complete_upload` needs of it."""
+        checksum = self.part_checksum
+        answer = self.get_conn().upload_part(
+            Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=body, **checksum
+        )
+        part = {"PartNumber": number, "ETag": answer["ETag"]}
+        member = f"Checksum{PART_CHECKSUM}"
+        if checksum and member in answer:
+            part[member] = answer[member]  # completing needs every declared part checksum
+        return part
+
+    def complete_upload(self, bucket: str, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        self.get_conn().complete_multipart_upload(
+            Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
+        )
+
+    def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        self.get_conn().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+
+    def incomplete_uploads(self, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:
+        """Multipart uploads under ``prefix`` that were neither completed nor aborted (``Key``, ``UploadId``,
+        ``Initiated``)."""
+        pages = self.get_conn().get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            yield from page.get("Uploads", [])
+
+    def abort_stale_uploads(
+        self,
+        bucket: str,
+        prefix: str,
+        owns: Callable[[str], bool],
+        older_than: dt.timedelta,
+        log: Any = None,
+    ) -> list[AbortedUpload]:
+        """Abort leftovers of killed runs under ``prefix`` (the rule is in archive/upload.py)."""
+        from airflow_provider_usageintel.archive.upload import abort_stale_uploads
+
+        return abort_stale_uploads(self, bucket, prefix, owns, older_than, log)
