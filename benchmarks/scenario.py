@@ -92,7 +92,7 @@ def _files_operator(task_id: str, **kwargs: Any) -> Any:
 def _transfer_operator(file_name: str, prefix: str) -> Any:
     """The operator with its S3 client created and its API session logged in (a constant cost)."""
     operator = _files_operator("one", file_names=[file_name], s3_prefix=prefix, replace=True)
-    operator.s3.list_buckets()
+    operator.destination.hook.get_conn().list_buckets()
     operator.hook.login()
     return operator
 
@@ -276,7 +276,7 @@ def clients(count: int, profile: bool = False) -> dict[str, Any]:
 
     warm = operator("warmup/clients.ndjson.gz")
     warm.hook.login()
-    warm.s3.list_buckets()
+    warm.destination.hook.get_conn().list_buckets()
     summary, figures = measured(lambda: operator("clients/clients.ndjson.gz").execute({}))
     result = {**figures, "rows": summary["rows"], "bytes": summary["bytes"]}
     if profile:

@@ -290,7 +290,7 @@ def test_rerun_trusts_the_archive_index_and_falls_back_to_head_without_it(ui_con
     def run():
         op = first_half_of_march(s3, "idx")
         heads: list[str] = []
-        op.s3.meta.events.register(
+        op.destination.hook.get_conn().meta.events.register(
             "before-parameter-build.s3.HeadObject", lambda params, **_: heads.append(params["Key"])
         )
         return op.execute({}), heads
@@ -324,7 +324,7 @@ def _listing_calls(op, emulator) -> list[tuple[str, int]]:
         answered = [r for r in emulator.control.requests() if "listFiles" in r["path"]]
         calls.append((params["Prefix"], len(answered)))
 
-    op.s3.meta.events.register("before-parameter-build.s3.ListObjectsV2", seen)
+    op.destination.hook.get_conn().meta.events.register("before-parameter-build.s3.ListObjectsV2", seen)
     return calls
 
 
@@ -359,14 +359,15 @@ def test_the_archive_is_listed_while_the_api_lists_files(ui_conn, usageintel_emu
 
 
 def test_keys_outside_the_early_listing_are_listed_again(ui_conn, usageintel_emulator, s3):
-    from airflow_provider_usageintel.transfers.files_to_s3 import Listing
+    from airflow_provider_usageintel.archive.plan import ArchivePlanner, Listing
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 
     s3.client.put_object(Bucket=s3.bucket, Key="a/b/one.zip", Body=b"1")
-    op = UsageIntelligenceFilesToS3Operator(task_id="t", file_kind="custom_events", s3_bucket=s3.bucket)
+    planner = ArchivePlanner(ArchiveS3Hook(), s3.bucket, "a", "1234567890", "custom_events")
     early = Listing("elsewhere/", {})
-    assert list(op._existing(["a/b/one.zip", "a/b/two.zip"], early)) == ["a/b/one.zip"]
+    assert list(planner.existing(["a/b/one.zip", "a/b/two.zip"], early)) == ["a/b/one.zip"]
     covering = Listing("a/", {"a/b/one.zip": {"Key": "a/b/one.zip", "Size": 1}})
-    assert op._existing(["a/b/one.zip"], covering) is covering.objects
+    assert planner.existing(["a/b/one.zip"], covering) is covering.objects
 
 
 def test_an_unreadable_index_does_not_fail_a_run_that_does_not_need_it(ui_conn, usageintel_emulator, s3):

@@ -7,6 +7,7 @@ their fields become local paths and S3 keys.
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -16,6 +17,8 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_usageintel.api.files import FileKind, FileRecord, check_record
+from airflow_provider_usageintel.api.selection import DateLike, FileSelection
+from airflow_provider_usageintel.archive.assets import DEFAULT_ALIAS, default_outlets
 from airflow_provider_usageintel.exceptions import (
     Problems as Problems,  # noqa: PLC0414 - re-exported: the operators import it from here
 )
@@ -73,6 +76,20 @@ class ApiBaseOperator(BaseOperator, Generic[HookT]):
         hook.lineage = lineage_of(self)
         return hook
 
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """A mapped task (``.partial().expand()``) gets the default Asset alias outlet as a plain one does.
+
+        ``__init__`` does not run for a mapped task at DAG-parse time, so an operator
+        that takes ``asset_alias`` (the transfers) applies its default here too, or its
+        Asset events would have no declared outlet.
+        """
+        if "asset_alias" in inspect.signature(cls.__init__).parameters:
+            kwargs["outlets"] = default_outlets(
+                kwargs.get("asset_alias", DEFAULT_ALIAS), kwargs.get("outlets")
+            )
+        return super().partial(**kwargs)
+
     def on_kill(self) -> None:
         """Log out now: a killed task may not get to unwind ``execute`` before it is gone."""
         end_session(self, forget=False)
@@ -119,6 +136,67 @@ class UsageIntelligenceBaseOperator(ApiBaseOperator[UsageIntelligenceHook]):
     def check_product_id(self, problems: Problems) -> str | None:
         """The task's product (else the connection's), checked locally: no API call."""
         return problems.check(self.hook.product_id, self.product_id)
+
+
+FrequencyArg = str | Sequence[str] | None
+
+
+class UsageIntelligenceFileOperator(UsageIntelligenceBaseOperator):
+    """Base of the operators that pick files of a kind: list, download and archive into S3.
+
+    :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``. (templated)
+    :param frequency: ``daily``, ``monthly``, ``open`` (today's file, not final) or a list. (templated)
+    :param since: first day wanted (``YYYY-MM-DD`` or a date); files overlapping it match. (templated)
+    :param until: last day wanted, inclusive. (templated)
+    :param file_names: keep only these names. (templated)
+    """
+
+    template_fields: Sequence[str] = (
+        *UsageIntelligenceBaseOperator.template_fields,
+        "file_kind",
+        "frequency",
+        "since",
+        "until",
+        "file_names",
+    )
+
+    def __init__(
+        self,
+        *,
+        file_kind: str,
+        frequency: FrequencyArg = "daily",
+        since: DateLike = None,
+        until: DateLike = None,
+        file_names: Sequence[str] | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.file_kind = file_kind
+        self.frequency = frequency
+        self.since = since
+        self.until = until
+        self.file_names = file_names
+
+    def parse_selection(
+        self, problems: Problems, frequency: FrequencyArg, *, include_open: bool = False
+    ) -> FileSelection | None:
+        """The selection the parameters describe; every bad one is recorded in ``problems``."""
+        return problems.check(
+            FileSelection.parse,
+            self.file_kind,
+            frequency,
+            self.since,
+            self.until,
+            self.file_names,
+            include_open,
+        )
+
+    def select(
+        self, hook: UsageIntelligenceHook, selection: FileSelection, product_id: str
+    ) -> list[FileRecord]:
+        records = selection.apply(hook.list_files(selection.file_kind, product_id))
+        self.log.info("%d %s file(s) selected", len(records), selection.file_kind.value)
+        return records
 
 
 def json_argument(value: Any, field: str) -> Any:

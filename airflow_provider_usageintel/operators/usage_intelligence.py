@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_usageintel.api.endpoints import Endpoint, Paging, report_endpoint
 from airflow_provider_usageintel.api.files import FileKind, FileRecord, Frequency
-from airflow_provider_usageintel.api.selection import RAW_FREQUENCIES, DateLike, FileSelection
+from airflow_provider_usageintel.api.selection import RAW_FREQUENCIES, FileSelection
 from airflow_provider_usageintel.api.validation import request_problems
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceTransferError,
@@ -26,8 +26,10 @@ from airflow_provider_usageintel.exceptions import (
 )
 from airflow_provider_usageintel.hooks.usage_intelligence import DEFAULT_PAGE_SIZE, request_body
 from airflow_provider_usageintel.operators.base import (
+    FrequencyArg,
     Problems,
     UsageIntelligenceBaseOperator,
+    UsageIntelligenceFileOperator,
     UsageIntelligenceTaskError,
     json_argument,
     parse_records,
@@ -54,8 +56,6 @@ __all__ = [
 
 DEFAULT_MAX_RESULT_BYTES = 1_000_000
 DEFAULT_PROGRESS_INTERVAL = 30.0
-
-FrequencyArg = str | Sequence[str] | None
 
 
 # -- reports ------------------------------------------------------------------------------------
@@ -202,55 +202,13 @@ def merge_pages(endpoint: Endpoint, pages: Iterable[dict[str, Any]]) -> dict[str
 # -- file selection -----------------------------------------------------------------------------
 
 
-class _FileOperator(UsageIntelligenceBaseOperator):
-    """Shared by the list and download operators: which files of a kind a task wants."""
-
-    template_fields: Sequence[str] = (
-        *UsageIntelligenceBaseOperator.template_fields,
-        "file_kind",
-        "frequency",
-        "since",
-        "until",
-        "file_names",
-    )
-
-    def __init__(
-        self,
-        *,
-        file_kind: str,
-        frequency: FrequencyArg = "daily",
-        since: DateLike = None,
-        until: DateLike = None,
-        file_names: Sequence[str] | str | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.file_kind = file_kind
-        self.frequency = frequency
-        self.since = since
-        self.until = until
-        self.file_names = file_names
-
-    def parse_selection(self, problems: Problems, frequency: FrequencyArg) -> FileSelection | None:
-        return problems.check(
-            FileSelection.parse, self.file_kind, frequency, self.since, self.until, self.file_names
-        )
-
-    def select(
-        self, hook: UsageIntelligenceHook, selection: FileSelection, product_id: str
-    ) -> list[FileRecord]:
-        records = selection.apply(hook.list_files(selection.file_kind, product_id))
-        self.log.info("%d %s file(s) selected", len(records), selection.file_kind.value)
-        return records
-
-
 def unlisted(selection: FileSelection, records: Sequence[FileRecord]) -> list[str]:
     """Names asked for by ``file_names`` that the selection did not find."""
     found = {record.file_name for record in records}
     return [name for name in selection.file_names or () if name not in found]
 
 
-class UsageIntelligenceListFilesOperator(_FileOperator):
+class UsageIntelligenceListFilesOperator(UsageIntelligenceFileOperator):
     """List the downloadable files of a kind; returns small record dicts to fan out with ``.expand()``.
 
     :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``. (templated)
@@ -301,7 +259,7 @@ class _Downloads:
     selection: FileSelection | None
 
 
-class UsageIntelligenceDownloadFileOperator(_FileOperator):
+class UsageIntelligenceDownloadFileOperator(UsageIntelligenceFileOperator):
     """Download files of a kind into a local directory, atomically, optionally extracting their CSVs.
 
     Name the files with ``files`` (records from :class:`UsageIntelligenceListFilesOperator`:
@@ -325,7 +283,7 @@ class UsageIntelligenceDownloadFileOperator(_FileOperator):
     "extracted"}``: one dict when ``files`` is one record, else a list.
     """
 
-    template_fields: Sequence[str] = (*_FileOperator.template_fields, "files", "local_dir")
+    template_fields: Sequence[str] = (*UsageIntelligenceFileOperator.template_fields, "files", "local_dir")
     template_fields_renderers = {"files": "json"}
 
     def __init__(

@@ -8,14 +8,16 @@ inside ``execute`` only: DAG files that use these operators parse without them.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.files import FileKind, FileRecord, Frequency
-from airflow_provider_usageintel.api.selection import DateLike, FileSelection
+from airflow_provider_usageintel.api.selection import FileSelection
 from airflow_provider_usageintel.archive.assets import record_objects
 from airflow_provider_usageintel.archive.errors import s3_errors
 from airflow_provider_usageintel.archive.lake_layout import PARTITION_KEYS, check_lake_prefix
@@ -27,8 +29,18 @@ from airflow_provider_usageintel.archive.layout import (
 )
 from airflow_provider_usageintel.archive.validation import check_bucket_name, check_key
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
-from airflow_provider_usageintel.operators.base import Problems, positive_number
-from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
+from airflow_provider_usageintel.operators.base import (
+    Problems,
+    UsageIntelligenceFileOperator,
+    positive_number,
+)
+from airflow_provider_usageintel.transfers.destination import (
+    DEFAULT_ALIAS,
+    DEFAULT_AWS_CONN_ID,
+    DEFAULT_STALE_UPLOAD_AGE,
+    S3Destination,
+    with_asset_outlet,
+)
 
 if TYPE_CHECKING:
     from airflow_provider_usageintel.lake.glue import GlueCatalog
@@ -71,6 +83,12 @@ def check_lake_options(lake_prefix: object, options: Mapping[str, Any] | None) -
     positive_number(settings["max_concurrency"], "max_concurrency", problems)
     problems.raise_if_any()
     return settings
+
+
+def check_lake_step(lake_prefix: object, options: Mapping[str, Any] | None, problems: Problems) -> None:
+    """The ``lake_prefix`` option of a transfer: its settings, and pyarrow installed to act on them."""
+    problems.check(check_lake_options, lake_prefix, options)
+    problems.check(require_pyarrow)
 
 
 def require_pyarrow() -> None:
@@ -200,10 +218,10 @@ def lake_after_archive(
     if not archived:
         return {"written": [], "skipped": [], "failed": []}
     prefix = os.path.commonprefix([key for _, key in archived])  # noqa: RUF071 - S3 prefixes
-    listing = list_objects(operator.s3, operator.s3_bucket, prefix)
+    listing = list_objects(operator.destination.hook, operator.s3_bucket, prefix)
     sources = sources_from_listing(listing, archived, product_id, sha256)
     sync = lake_sync(
-        operator.s3,
+        operator.destination.hook,
         operator.s3_bucket,
         operator.lake_prefix,
         settings,
@@ -240,7 +258,7 @@ def lake_after_client_export(
     settings = check_lake_options(operator.lake_prefix, operator.lake_options)
     product_id = operator.hook.product_id(operator.product_id)
     writer = ClientPropertiesLakeWriter(
-        operator.s3,
+        operator.destination.hook,
         operator.s3_bucket,
         settings["lake_bucket"] or operator.s3_bucket,
         operator.lake_prefix.strip("/"),
@@ -281,19 +299,19 @@ def export_day(context: Mapping[str, Any]) -> str:
     return str(moment.date().isoformat())
 
 
-class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
+class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator):
     """Backfill the Parquet lake from zips already in the archive, without calling the vendor API.
 
     Lists the archive (layout of :class:`UsageIntelligenceFilesToS3Operator`: same ``s3_prefix``
     and ``key_template``), reads each final file's zip from S3 in ranged GETs and writes the
     partitions the lake lacks or whose source changed (see docs/query.md).
 
-    :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``.
+    Takes the selection parameters of :class:`UsageIntelligenceFileOperator` (``file_kind``,
+    ``frequency`` (``daily``, ``monthly`` or both), ``since``, ``until``, ``file_names``; without
+    ``since`` and ``until``, the whole archive), ``product_id`` and ``usage_intelligence_conn_id``, and:
+
     :param s3_bucket: the archive's bucket (also the lake's unless ``lake_bucket``).
     :param lake_prefix: key prefix of the lake, e.g. ``usageintel-lake``.
-    :param frequency: ``daily``, ``monthly`` or both.
-    :param since: first day (inclusive) of the files wanted; ``None`` for the whole archive.
-    :param until: last day (inclusive).
     :param s3_prefix: the archive's key prefix.
     :param key_template: the archive's key layout, if not the default.
     :param lake_bucket: write the lake to another bucket.
@@ -303,24 +321,22 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
     :param replace: rewrite partitions even when their source did not change.
     :param max_concurrency: files converted at once (CPU-bound: about one per core).
     :param manifest_key: also write the run summary as JSON to this key.
-
-    Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator` (product_id, connections).
+    :param aws_conn_id: the Amazon provider's connection for S3.
+    :param asset_alias: outlet alias that receives one Asset event per partition written (``None``
+        disables it).
+    :param abort_uploads_older_than: as for :class:`UsageIntelligenceFilesToS3Operator`.
 
     Returns (pushed to XCom): partitions written, skipped and failed, rows and rejected rows.
     """
 
     template_fields: Sequence[str] = (
-        "file_kind",
-        "frequency",
-        "since",
-        "until",
+        *UsageIntelligenceFileOperator.template_fields,
         "s3_bucket",
         "s3_prefix",
         "key_template",
         "lake_prefix",
         "lake_bucket",
         "glue_database",
-        "product_id",
         "manifest_key",
         "replace",
     )
@@ -329,12 +345,8 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
     def __init__(
         self,
         *,
-        file_kind: str,
         s3_bucket: str,
         lake_prefix: str,
-        frequency: str | Sequence[str] = "daily",
-        since: DateLike = None,
-        until: DateLike = None,
         s3_prefix: str = "usageintel",
         key_template: str | None = None,
         lake_bucket: str | None = None,
@@ -344,13 +356,13 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
         replace: bool = False,
         max_concurrency: int = 2,
         manifest_key: str | None = None,
+        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
+        asset_alias: str | None = DEFAULT_ALIAS,
+        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(s3_bucket=s3_bucket, **kwargs)
-        self.file_kind = file_kind
-        self.frequency = frequency
-        self.since = since
-        self.until = until
+        super().__init__(**with_asset_outlet(asset_alias, kwargs))
+        self.s3_bucket = s3_bucket
         self.s3_prefix = s3_prefix
         self.key_template = key_template
         self.lake_prefix = lake_prefix
@@ -361,17 +373,20 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
         self.replace = replace
         self.max_concurrency = max_concurrency
         self.manifest_key = manifest_key
+        self.aws_conn_id = aws_conn_id
+        self.asset_alias = asset_alias
+        self.abort_uploads_older_than = abort_uploads_older_than
+
+    destination = cached_property(S3Destination.of)
 
     def _validate(self) -> tuple[FileSelection, dict[str, Any], str]:
         problems = Problems()
-        selection = problems.check(
-            FileSelection.parse, self.file_kind, self.frequency, self.since, self.until
-        )
+        selection = self.parse_selection(problems, self.frequency)
         if selection is not None and Frequency.OPEN in selection.frequencies:
             problems.add(
                 "frequency: open files are not final and have no lake table (allowed: daily, monthly)"
             )
-        self.check_target(problems)
+        self.destination.check(problems)
         product_id = problems.check(self.hook.product_id, self.product_id)
         settings = problems.check(
             check_lake_options,
@@ -397,7 +412,7 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
         selection, settings, product_id = self._validate()
         require_pyarrow()
         prefix = selection_prefix(selection, product_id, self.s3_prefix, self.key_template)
-        listing = list_objects(self.s3, self.s3_bucket, prefix)
+        listing = list_objects(self.destination.hook, self.s3_bucket, prefix)
         records = self._archived(listing, selection, product_id)
         self.log.info(
             "%d archived %s file(s) under s3://%s/%s",
@@ -410,7 +425,7 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
             listing, records, product_id, self._archive_sha256(product_id, listing)
         )
         sync = lake_sync(
-            self.s3,
+            self.destination.hook,
             self.s3_bucket,
             self.lake_prefix,
             settings,
@@ -420,7 +435,7 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
         )
         summary = sync.run(sources)
         if self.manifest_key:
-            self.put_bytes(
+            self.destination.put_bytes(
                 self.manifest_key, _json(summary), "application/json", {"source-product-id": product_id}
             )
         record_partitions(context, self.asset_alias, settings["lake_bucket"] or self.s3_bucket, summary)
@@ -447,7 +462,7 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceToS3BaseOperator):
 
         key = index_key(self.s3_prefix, product_id, FileKind.parse(self.file_kind).value)
         try:
-            index = ArchiveIndex(self.s3, self.s3_bucket, key).load()
+            index = ArchiveIndex(self.destination.hook, self.s3_bucket, key).load()
         except s3_errors():  # the index only adds a check; the lake hashes anyway
             return {}
         return {

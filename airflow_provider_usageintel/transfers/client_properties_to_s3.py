@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator, Sequence
+from functools import cached_property
 from typing import Any
 
 from airflow.sdk import Context
@@ -12,12 +14,24 @@ from airflow_provider_usageintel.api.validation import request_problems
 from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
 from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
-from airflow_provider_usageintel.operators.base import Problems, json_argument, positive_number, within
-from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
+from airflow_provider_usageintel.operators.base import (
+    Problems,
+    UsageIntelligenceBaseOperator,
+    json_argument,
+    positive_number,
+    within,
+)
+from airflow_provider_usageintel.transfers.destination import (
+    DEFAULT_ALIAS,
+    DEFAULT_AWS_CONN_ID,
+    DEFAULT_STALE_UPLOAD_AGE,
+    S3Destination,
+    with_asset_outlet,
+)
 from airflow_provider_usageintel.utils.progress import Progress
 
 
-class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOperator):
+class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperator):
     """Page through clientPropertyList and stream the rows into ``s3_key`` as gzipped NDJSON.
 
     Pages are followed with ``nextClientId`` until ``reachedEnd``; one page is in
@@ -36,7 +50,12 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
         see docs/query.md).
     :param lake_options: as for ``UsageIntelligenceFilesToS3Operator``.
 
-    Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator`.
+    :param s3_bucket: destination bucket. (templated)
+    :param aws_conn_id: the Amazon provider's connection for S3.
+    :param asset_alias: outlet alias that receives one Asset event per object written (``None``
+        disables it).
+    :param abort_uploads_older_than: leftover multipart uploads of the task's keys older than this
+        are aborted at the start of a run (see :class:`S3Destination`).
 
     Returns (pushed to XCom): key, rows, bytes, SHA-256 of the object and duration.
     """
@@ -54,15 +73,23 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
     def __init__(
         self,
         *,
+        s3_bucket: str,
         s3_key: str,
         request: dict[str, Any] | str | None = None,
         part_size: int = DEFAULT_PART_SIZE,
         progress_interval: float = 30.0,
         lake_prefix: str | None = None,
         lake_options: dict[str, Any] | None = None,
+        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
+        asset_alias: str | None = DEFAULT_ALIAS,
+        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**with_asset_outlet(asset_alias, kwargs))
+        self.s3_bucket = s3_bucket
+        self.aws_conn_id = aws_conn_id
+        self.asset_alias = asset_alias
+        self.abort_uploads_older_than = abort_uploads_older_than
         self.lake_prefix = lake_prefix
         self.lake_options = lake_options
         self.s3_key = s3_key
@@ -70,11 +97,14 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
         self.part_size = part_size
         self.progress_interval = progress_interval
 
+    destination = cached_property(S3Destination.of)
+
     def _validate(self) -> dict[str, Any]:
         problems = Problems()
         request = problems.check(json_argument, self.request, "request") or {}
         problems.extend(within("request", request_problems("client_property_list", request)))
-        self.check_target(problems)
+        self.destination.check(problems)
+        self.check_product_id(problems)
         problems.check(check_key, self.s3_key, "s3_key")
         positive_number(self.part_size, "part_size", problems)
         if self.lake_prefix:
@@ -96,7 +126,7 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
             self.hook as hook,
             Progress(self.log, label, 1, self.progress_interval, item_name="rows") as progress,
         ):
-            written = self.upload_ndjson_gz(
+            written = self.destination.upload_ndjson_gz(
                 self.s3_key,
                 self._rows(hook, request, progress),
                 {"source-product-id": hook.product_id(self.product_id)},
@@ -105,7 +135,9 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceToS3BaseOpe
             )
             progress.file_done()
         summary = {**written, "seconds": round(time.monotonic() - started, 3)}
-        self.record_assets(context, [(self.s3_key, {k: summary[k] for k in ("rows", "bytes", "sha256")})])
+        self.destination.record_assets(
+            context, [(self.s3_key, {k: summary[k] for k in ("rows", "bytes", "sha256")})]
+        )
         if self.lake_prefix:
             from airflow_provider_usageintel.transfers.archive_to_lake import lake_after_client_export
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.fluid_topics import DEFAULT_PER_PAGE, MAX_PER_PAGE
@@ -12,7 +13,13 @@ from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
 from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.operators.base import Problems
 from airflow_provider_usageintel.operators.fluid_topics import FluidTopicsBaseOperator, Names
-from airflow_provider_usageintel.transfers.base import S3DestinationOperator
+from airflow_provider_usageintel.transfers.destination import (
+    DEFAULT_ALIAS,
+    DEFAULT_AWS_CONN_ID,
+    DEFAULT_STALE_UPLOAD_AGE,
+    S3Destination,
+    with_asset_outlet,
+)
 from airflow_provider_usageintel.utils.progress import Progress
 
 if TYPE_CHECKING:
@@ -28,7 +35,7 @@ def interval_key(prefix: str, start: dt.datetime, end: dt.datetime) -> str:
     return f"{prefix.rstrip('/')}/{utc[0]:{KEY_TIME}}_{utc[1]:{KEY_TIME}}.ndjson.gz"
 
 
-class FluidTopicsEventsToS3Operator(S3DestinationOperator, FluidTopicsBaseOperator):
+class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
     """Stream every event of the window into S3 as gzipped NDJSON, one event per line.
 
     Pages are followed oldest first until ``lastPage``; one page is in memory at a
@@ -47,8 +54,12 @@ class FluidTopicsEventsToS3Operator(S3DestinationOperator, FluidTopicsBaseOperat
     :param part_size: multipart part size in bytes.
     :param progress_interval: seconds between progress lines in the log.
 
-    Also takes the parameters of :class:`FluidTopicsBaseOperator` and
-    :class:`~airflow_provider_usageintel.transfers.base.S3DestinationOperator`.
+    :param s3_bucket: destination bucket. (templated)
+    :param aws_conn_id: the Amazon provider's connection for S3.
+    :param asset_alias: outlet alias that receives one Asset event per object written (``None``
+        disables it).
+    :param abort_uploads_older_than: leftover multipart uploads of the task's keys older than this
+        are aborted at the start of a run (see :class:`S3Destination`).
 
     Returns (pushed to XCom): key, rows, bytes and SHA-256 of the object, the window and the duration.
     """
@@ -67,6 +78,7 @@ class FluidTopicsEventsToS3Operator(S3DestinationOperator, FluidTopicsBaseOperat
     def __init__(
         self,
         *,
+        s3_bucket: str,
         s3_prefix: str = DEFAULT_PREFIX,
         s3_key: str | None = None,
         user_ids: Names = None,
@@ -76,9 +88,16 @@ class FluidTopicsEventsToS3Operator(S3DestinationOperator, FluidTopicsBaseOperat
         per_page: int = DEFAULT_PER_PAGE,
         part_size: int = DEFAULT_PART_SIZE,
         progress_interval: float = 30.0,
+        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
+        asset_alias: str | None = DEFAULT_ALIAS,
+        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**with_asset_outlet(asset_alias, kwargs))
+        self.s3_bucket = s3_bucket
+        self.aws_conn_id = aws_conn_id
+        self.asset_alias = asset_alias
+        self.abort_uploads_older_than = abort_uploads_older_than
         self.s3_prefix = s3_prefix
         self.s3_key = s3_key
         self.user_ids = user_ids
@@ -89,9 +108,11 @@ class FluidTopicsEventsToS3Operator(S3DestinationOperator, FluidTopicsBaseOperat
         self.part_size = part_size
         self.progress_interval = progress_interval
 
+    destination = cached_property(S3Destination.of)
+
     def _validate(self, context: Context) -> tuple[dt.datetime, dt.datetime, str]:
         problems = Problems()
-        self.check_target(problems)
+        self.destination.check(problems)
         if (
             isinstance(self.per_page, bool)
             or not isinstance(self.per_page, int)
@@ -109,7 +130,7 @@ class FluidTopicsEventsToS3Operator(S3DestinationOperator, FluidTopicsBaseOperat
         started = time.monotonic()
         label = f"Fluid Topics events to s3://{self.s3_bucket}/{key}"
         with Progress(self.log, label, 1, self.progress_interval, item_name="events") as progress:
-            summary = self.upload_ndjson_gz(
+            summary = self.destination.upload_ndjson_gz(
                 key,
                 self._events(start, end, progress),
                 {
@@ -124,7 +145,7 @@ class FluidTopicsEventsToS3Operator(S3DestinationOperator, FluidTopicsBaseOperat
         summary.update(
             start=start.isoformat(), end=end.isoformat(), seconds=round(time.monotonic() - started, 3)
         )
-        self.record_assets(
+        self.destination.record_assets(
             context, [(key, {k: summary[k] for k in ("rows", "bytes", "sha256", "start", "end")})]
         )
         self.log.info(

@@ -5,13 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.fusionauth import flat_rows
 from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.operators.base import Problems
 from airflow_provider_usageintel.operators.fusionauth import FusionAuthBaseOperator
-from airflow_provider_usageintel.transfers.base import S3DestinationOperator
+from airflow_provider_usageintel.transfers.destination import (
+    DEFAULT_ALIAS,
+    DEFAULT_AWS_CONN_ID,
+    DEFAULT_STALE_UPLOAD_AGE,
+    S3Destination,
+    with_asset_outlet,
+)
 from airflow_provider_usageintel.utils.flatten import to_ndjson
 from airflow_provider_usageintel.utils.periods import reference_time
 
@@ -35,7 +42,7 @@ def report_key(prefix: str, report: str, arguments: Mapping[str, Any], context: 
     return f"{base}/{arguments['start']:{KEY_TIME}}_{arguments['end']:{KEY_TIME}}.json"
 
 
-class FusionAuthReportToS3Operator(S3DestinationOperator, FusionAuthBaseOperator):
+class FusionAuthReportToS3Operator(FusionAuthBaseOperator):
     """Write a report to ``s3_key`` as JSON and its intervals next to it as NDJSON.
 
     Rows are ``{"report", "interval", "day"|"hour"|"month", "timezone", "count"}``
@@ -53,8 +60,12 @@ class FusionAuthReportToS3Operator(S3DestinationOperator, FusionAuthBaseOperator
         (templated)
     :param flat: also write the NDJSON rows.
 
-    Also takes the parameters of :class:`FusionAuthBaseOperator` and
-    :class:`~airflow_provider_usageintel.transfers.base.S3DestinationOperator`.
+    :param s3_bucket: destination bucket. (templated)
+    :param aws_conn_id: the Amazon provider's connection for S3.
+    :param asset_alias: outlet alias that receives one Asset event per object written (``None``
+        disables it).
+    :param abort_uploads_older_than: leftover multipart uploads of the task's keys older than this
+        are aborted at the start of a run (see :class:`S3Destination`).
 
     Returns (pushed to XCom): the objects written with their sizes and SHA-256, and the row count.
     """
@@ -70,17 +81,27 @@ class FusionAuthReportToS3Operator(S3DestinationOperator, FusionAuthBaseOperator
     def __init__(
         self,
         *,
+        s3_bucket: str,
         s3_prefix: str = DEFAULT_PREFIX,
         s3_key: str | None = None,
         flat_key: str | None = None,
         flat: bool = True,
+        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
+        asset_alias: str | None = DEFAULT_ALIAS,
+        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**with_asset_outlet(asset_alias, kwargs))
+        self.s3_bucket = s3_bucket
+        self.aws_conn_id = aws_conn_id
+        self.asset_alias = asset_alias
+        self.abort_uploads_older_than = abort_uploads_older_than
         self.s3_prefix = s3_prefix
         self.s3_key = s3_key
         self.flat_key = flat_key
         self.flat = flat
+
+    destination = cached_property(S3Destination.of)
 
     def _flat_key(self, key: str) -> str:
         base = key[: -len(".json")] if key.endswith(".json") else key
@@ -93,7 +114,7 @@ class FusionAuthReportToS3Operator(S3DestinationOperator, FusionAuthBaseOperator
 
     def execute(self, context: Context) -> dict[str, Any]:
         problems = Problems()
-        self.check_target(problems)
+        self.destination.check(problems)
         if self.s3_key:
             self._check_keys(self.s3_key, problems)
         arguments = self.check_report(context, problems)
@@ -108,11 +129,13 @@ class FusionAuthReportToS3Operator(S3DestinationOperator, FusionAuthBaseOperator
             metadata["window-start"] = arguments["start"].isoformat()
             metadata["window-end"] = arguments["end"].isoformat()
         body = json.dumps(result, indent=2, sort_keys=True).encode()
-        written = [self.put_bytes(key, body, "application/json", metadata)]
+        written = [self.destination.put_bytes(key, body, "application/json", metadata)]
         if self.flat:
             rows = flat_rows(self.report, result, self.hook.report_timezone)
-            flat = self.put_bytes(self._flat_key(key), to_ndjson(rows), "application/x-ndjson", metadata)
+            flat = self.destination.put_bytes(
+                self._flat_key(key), to_ndjson(rows), "application/x-ndjson", metadata
+            )
             written.append({**flat, "rows": len(rows)})
-        self.record_assets(context, [(w["key"], {"report": self.report, **w}) for w in written])
+        self.destination.record_assets(context, [(w["key"], {"report": self.report, **w}) for w in written])
         self.log.info("FusionAuth %s report written to %s", self.report, ", ".join(w["key"] for w in written))
         return {"report": self.report, "objects": written}

@@ -10,23 +10,37 @@ does not depend on the number of rows and no partial object ever appears.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
 from typing import IO, Any
 
 from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.endpoints import REPORT_NAMES, Endpoint, Paging, report_endpoint
 from airflow_provider_usageintel.api.validation import request_problems
-from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, StreamingUpload
+from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE, MIN_PART_SIZE
 from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
 from airflow_provider_usageintel.hooks.usage_intelligence import DEFAULT_PAGE_SIZE, request_body
-from airflow_provider_usageintel.operators.base import Problems, json_argument, positive_number, within
-from airflow_provider_usageintel.transfers.base import UsageIntelligenceToS3BaseOperator
+from airflow_provider_usageintel.operators.base import (
+    Problems,
+    UsageIntelligenceBaseOperator,
+    json_argument,
+    positive_number,
+    within,
+)
+from airflow_provider_usageintel.transfers.destination import (
+    DEFAULT_ALIAS,
+    DEFAULT_AWS_CONN_ID,
+    DEFAULT_STALE_UPLOAD_AGE,
+    S3Destination,
+    with_asset_outlet,
+)
 from airflow_provider_usageintel.utils.flatten import flatten, to_csv, to_ndjson
 
 FLAT_FORMATS = {"ndjson": (to_ndjson, "application/x-ndjson"), "csv": (to_csv, "text/csv")}
@@ -41,7 +55,7 @@ def payload(endpoint: Endpoint, answer: dict[str, Any]) -> Any:
     return answer
 
 
-class UsageIntelligenceReportToS3Operator(UsageIntelligenceToS3BaseOperator):
+class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator):
     """Write a report's whole answer to ``s3_key`` as JSON and, flattened, next to it as NDJSON or CSV.
 
     The JSON object is the server's answer with every documented field; for a paged
@@ -57,7 +71,12 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceToS3BaseOperator):
     :param page_size: rows asked for per page of offset-paged reports (unless the request says).
     :param part_size: multipart part size in bytes for large objects.
 
-    Also takes the parameters of :class:`UsageIntelligenceToS3BaseOperator`.
+    :param s3_bucket: destination bucket. (templated)
+    :param aws_conn_id: the Amazon provider's connection for S3.
+    :param asset_alias: outlet alias that receives one Asset event per object written (``None``
+        disables it).
+    :param abort_uploads_older_than: leftover multipart uploads of the task's keys older than this
+        are aborted at the start of a run (see :class:`S3Destination`).
 
     Returns (pushed to XCom): the keys written with their sizes, SHA-256 and row count, and the pages
     read.
@@ -69,6 +88,7 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceToS3BaseOperator):
     def __init__(
         self,
         *,
+        s3_bucket: str,
         report: str,
         s3_key: str,
         request: dict[str, Any] | list[dict[str, Any]] | str | None = None,
@@ -76,9 +96,16 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceToS3BaseOperator):
         flat_key: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         part_size: int = DEFAULT_PART_SIZE,
+        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
+        asset_alias: str | None = DEFAULT_ALIAS,
+        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**with_asset_outlet(asset_alias, kwargs))
+        self.s3_bucket = s3_bucket
+        self.aws_conn_id = aws_conn_id
+        self.asset_alias = asset_alias
+        self.abort_uploads_older_than = abort_uploads_older_than
         self.report = report
         self.request = request
         self.s3_key = s3_key
@@ -86,6 +113,8 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceToS3BaseOperator):
         self.flat_key = flat_key
         self.page_size = page_size
         self.part_size = part_size
+
+    destination = cached_property(S3Destination.of)
 
     def _flat_key(self) -> str:
         if self.flat_key:
@@ -107,7 +136,8 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceToS3BaseOperator):
                 problems.extend(within("request", request_problems(self.report, request)))
         if self.flat_format is not None and self.flat_format not in FLAT_FORMATS:
             problems.add(f"flat_format: {self.flat_format!r} is not supported (allowed: ndjson, csv, None)")
-        self.check_target(problems)
+        self.destination.check(problems)
+        self.check_product_id(problems)
         problems.check(check_key, self.s3_key, "s3_key")
         if self.flat_format in FLAT_FORMATS:
             problems.check(check_key, self._flat_key(), "flat_key")
@@ -132,7 +162,7 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceToS3BaseOperator):
                 spool = PagedSpool(endpoint, file)
                 spool.add(hook.iter_pages(self.report, request, self.product_id, self.page_size))
                 written, pages = self._write_spool(spool), spool.pages
-        self.record_assets(context, [(w["key"], {"report": self.report, **w}) for w in written])
+        self.destination.record_assets(context, [(w["key"], {"report": self.report, **w}) for w in written])
         self.log.info(
             "Report %s (%d page(s)) written to %s",
             self.report,
@@ -154,7 +184,7 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceToS3BaseOperator):
         return written
 
     def _put(self, key: str, body: bytes, content_type: str) -> dict[str, Any]:
-        return self.put_bytes(key, body, content_type, {"source-report": self.report})
+        return self.destination.put_bytes(key, body, content_type, {"source-report": self.report})
 
     # -- every page, from the spool -----------------------------------------------------------------
 
@@ -177,16 +207,15 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceToS3BaseOperator):
     def _stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> dict[str, Any]:
         """One object from ``chunks``, whole or not at all; its key, size and SHA-256."""
         counted = _Digest(chunks)
-        upload = StreamingUpload(
-            self.s3,
+        self.destination.hook.upload_stream(
             self.s3_bucket,
             key,
+            counted,
             metadata={"source-report": self.report},
             final_metadata=lambda: {"sha256": counted.sha256, "size": counted.size},
             part_size=self.part_size,
             content_type=content_type,
         )
-        upload.run(counted)
         return {"key": key, "size": counted.size, "sha256": counted.sha256}
 
 

@@ -1,0 +1,187 @@
+"""The S3 side of a transfer, held by composition as ``HttpToS3Operator`` holds its ``S3Hook``.
+
+A transfer derives from its vendor's operator base (the API side) and holds an
+:class:`S3Destination` (the S3 side): the bucket, the :class:`ArchiveS3Hook`,
+small and streamed writes, the clean-up of leftover uploads and the Asset
+events of what was written. The destination is built on first use, after
+templating, so boto3 and the Amazon provider load in ``execute``, never when a
+DAG file is parsed. Each transfer declares the destination's parameters in its
+own signature (as Airflow's transfers do) and passes them through
+:meth:`S3Destination.of`; their checks and defaults live here once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_usageintel.archive.assets import DEFAULT_ALIAS, default_outlets, record_objects
+from airflow_provider_usageintel.archive.layout import KeySpace, single_key_space
+from airflow_provider_usageintel.archive.ndjson import GzipNdjson
+from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, AbortedUpload
+from airflow_provider_usageintel.archive.validation import check_bucket_name
+from airflow_provider_usageintel.exceptions import Problems, UsageIntelligenceValidationError
+from airflow_provider_usageintel.utils.lineage import lineage_of, s3_namespace
+from airflow_provider_usageintel.utils.progress import Progress
+
+if TYPE_CHECKING:
+    from airflow.sdk import BaseOperator
+
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
+
+__all__ = [
+    "DEFAULT_ALIAS",
+    "DEFAULT_AWS_CONN_ID",
+    "DEFAULT_STALE_UPLOAD_AGE",
+    "S3Destination",
+    "check_part_size",
+    "with_asset_outlet",
+]
+
+DEFAULT_AWS_CONN_ID = "aws_default"
+#: an upload this old is no run's work in progress (a 1.5 GiB file takes minutes): it is a leftover.
+DEFAULT_STALE_UPLOAD_AGE = dt.timedelta(hours=6)
+
+
+def with_asset_outlet(asset_alias: str | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """A transfer's ``BaseOperator`` arguments with the default alias outlet (plain or mapped tasks)."""
+    return {**kwargs, "outlets": default_outlets(asset_alias, kwargs.get("outlets"))}
+
+
+class S3Destination:
+    """Where a transfer writes, and how: whole objects only, Asset events for each.
+
+    :param operator: the transfer (its log, lineage record and class name go with each call).
+    """
+
+    def __init__(
+        self,
+        operator: BaseOperator,
+        bucket: str,
+        aws_conn_id: str | None,
+        asset_alias: str | None,
+        abort_uploads_older_than: dt.timedelta | float | None,
+    ) -> None:
+        self.operator = operator
+        self.bucket = bucket
+        self.aws_conn_id = aws_conn_id
+        self.asset_alias = asset_alias
+        self.abort_uploads_older_than = abort_uploads_older_than
+
+    @classmethod
+    def of(cls, operator: Any) -> S3Destination:
+        """The destination a transfer's (rendered) parameters name."""
+        return cls(
+            operator,
+            operator.s3_bucket,
+            operator.aws_conn_id,
+            operator.asset_alias,
+            operator.abort_uploads_older_than,
+        )
+
+    @cached_property
+    def hook(self) -> ArchiveS3Hook:
+        """The S3 hook; boto3 and the Amazon provider load here, never at DAG-parse time."""
+        from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
+
+        return ArchiveS3Hook(aws_conn_id=self.aws_conn_id, caller=type(self.operator).__name__)
+
+    @property
+    def log(self) -> Any:
+        return self.operator.log
+
+    def check(self, problems: Problems) -> None:
+        """The bucket and the stale-upload bound, checked locally before any call."""
+        problems.check(check_bucket_name, self.bucket)
+        problems.check(stale_upload_age, self.abort_uploads_older_than)
+
+    def abort_stale_uploads(self, space: KeySpace) -> list[AbortedUpload]:
+        """Abort what killed runs of this task left incomplete in ``space`` (see archive/upload.py)."""
+        age = stale_upload_age(self.abort_uploads_older_than)
+        if age is None:
+            return []
+        return self.hook.abort_stale_uploads(self.bucket, space.prefix, space.owns, age, self.log)
+
+    def record_assets(self, context: Mapping[str, Any], objects: list[tuple[str, dict[str, Any]]]) -> int:
+        """One Asset event, and one OpenLineage output, per object ``(key, extra)`` written."""
+        lineage = lineage_of(self.operator)
+        for key, _ in objects:
+            lineage.wrote(s3_namespace(self.bucket), key)
+        return record_objects(
+            context, self.asset_alias, [(self.bucket, key, extra) for key, extra in objects]
+        )
+
+    def put_bytes(
+        self, key: str, body: bytes, content_type: str, metadata: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """Write one small object whole; returns its key, size and SHA-256 (also stored as metadata)."""
+        digest = hashlib.sha256(body).hexdigest()
+        self.hook.put_bytes(
+            self.bucket,
+            key,
+            body,
+            content_type=content_type,
+            metadata={**(metadata or {}), "sha256": digest, "size": str(len(body))},
+        )
+        return {"key": key, "size": len(body), "sha256": digest}
+
+    def upload_ndjson_gz(
+        self,
+        key: str,
+        rows: Iterable[Any],
+        metadata: Mapping[str, Any],
+        *,
+        part_size: int = DEFAULT_PART_SIZE,
+        progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Stream ``rows`` into ``key`` as gzipped NDJSON in constant memory, whole or not at all.
+
+        Returns the key, rows, bytes and SHA-256; exports larger than one part carry the latter
+        three only here and in their Asset event, not as object metadata.
+        """
+        self.abort_stale_uploads(single_key_space(key))
+        output = GzipNdjson(rows)
+        self.hook.upload_stream(
+            self.bucket,
+            key,
+            counted(output, progress),
+            metadata=metadata,
+            final_metadata=lambda: {"rows": output.rows, "sha256": output.sha256, "size": output.size},
+            part_size=part_size,
+            content_type="application/x-ndjson",
+            log=self.log,
+        )
+        return {"key": key, "rows": output.rows, "bytes": output.size, "sha256": output.sha256}
+
+
+def stale_upload_age(value: object) -> dt.timedelta | None:
+    """``abort_uploads_older_than`` as a duration: a ``timedelta`` or seconds, at least 0, or ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf"):
+        return dt.timedelta(seconds=value)
+    if isinstance(value, dt.timedelta) and value >= dt.timedelta(0):
+        return value
+    raise UsageIntelligenceValidationError(
+        f"abort_uploads_older_than: {value!r} is not allowed "
+        "(allowed: a timedelta or a number of seconds >= 0, or None to leave leftovers to the lifecycle rule)"
+    )
+
+
+def check_part_size(value: object) -> None:
+    """A multipart part size S3 accepts."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < MIN_PART_SIZE:
+        raise UsageIntelligenceValidationError(
+            f"part_size: {value!r} is below S3's minimum (allowed: >= {MIN_PART_SIZE})"
+        )
+
+
+def counted(chunks: Iterable[bytes], progress: Progress | None) -> Iterator[bytes]:
+    """``chunks`` as they are, each one's size added to ``progress``."""
+    for chunk in chunks:
+        if progress is not None:
+            progress.add_bytes(len(chunk))
+        yield chunk
