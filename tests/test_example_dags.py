@@ -321,14 +321,14 @@ def manual_license_key_sync(s3) -> None:
 
 
 def manual_fluid_topics_events_archive(s3) -> None:
-    from airflow_provider_usageintel.transfers.fluid_topics_to_s3 import interval_key
+    from airflow_provider_usageintel.archive.layout import FLUID_TOPICS_PREFIX, events_key
 
     dagrun, _ = run_manual("fluid_topics_events_archive")  # run_after: now
     summary = xcom(dagrun, "archive_events")
     today = dt.datetime.combine(dt.datetime.now(dt.timezone.utc).date(), dt.time(), dt.timezone.utc)
     yesterday = today - dt.timedelta(days=1)
     assert (summary["start"], summary["end"]) == (yesterday.isoformat(), today.isoformat())
-    assert s3.list_keys("fluid_topics/") == [interval_key("fluid_topics/events", yesterday, today)]
+    assert s3.list_keys("fluid_topics/") == [events_key(FLUID_TOPICS_PREFIX, yesterday, today)]
     assert summary["rows"] > 0
 
 

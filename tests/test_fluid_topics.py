@@ -16,14 +16,12 @@ import pendulum
 import pytest
 
 from airflow_provider_usageintel.api.fluid_topics import events_problems, events_request, format_date, utc_now
+from airflow_provider_usageintel.archive.layout import FLUID_TOPICS_PREFIX, events_key
 from airflow_provider_usageintel.emulator.config import utc_today
 from airflow_provider_usageintel.exceptions import UsageIntelligenceAPIError, UsageIntelligenceValidationError
 from airflow_provider_usageintel.hooks.fluid_topics import FluidTopicsHook
 from airflow_provider_usageintel.operators.fluid_topics import FluidTopicsEventCountsOperator
-from airflow_provider_usageintel.transfers.fluid_topics_to_s3 import (
-    FluidTopicsEventsToS3Operator,
-    interval_key,
-)
+from airflow_provider_usageintel.transfers.fluid_topics_to_s3 import FluidTopicsEventsToS3Operator
 from tests.airflow_utils import run_dag, task_states, xcom
 from tests.conftest import FAST_RETRIES
 
@@ -255,7 +253,7 @@ def test_events_to_s3_is_idempotent_per_interval(ft_conn, s3):
         task_id="again", s3_bucket=s3.bucket, per_page=500, asset_alias=None
     ).execute(context_for(DAY_START, DAY_END))
 
-    assert first["key"] == second["key"] == interval_key("fluid_topics/events", DAY_START, DAY_END)
+    assert first["key"] == second["key"] == events_key(FLUID_TOPICS_PREFIX, DAY_START, DAY_END)
     assert s3.read(second["key"]) == content and first["sha256"] == second["sha256"]
     rows = [json.loads(line) for line in gzip.decompress(content).splitlines()]
     assert len(rows) == first["rows"] > 100
@@ -300,7 +298,7 @@ def test_dates_strings_and_datetimes_are_accepted(ft_conn, s3, start, end):
     op = FluidTopicsEventsToS3Operator(
         task_id="a", s3_bucket=s3.bucket, start=start, end=end, asset_alias=None
     )
-    assert op.execute({})["key"] == interval_key("fluid_topics/events", DAY_START, DAY_END)
+    assert op.execute({})["key"] == events_key(FLUID_TOPICS_PREFIX, DAY_START, DAY_END)
 
 
 def test_bad_and_out_of_range_bounds_name_the_argument(ft_conn, s3, ft_emulator):

@@ -10,6 +10,7 @@ prefix a task was given, whatever a DAG author or a server sends.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import string
@@ -27,6 +28,13 @@ from airflow_provider_usageintel.api.files import (
 from airflow_provider_usageintel.api.selection import FileSelection
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
 
+#: default key prefixes: the Usage Intelligence archive, Fluid Topics events, FusionAuth reports.
+DEFAULT_PREFIX = "usageintel"
+FLUID_TOPICS_PREFIX = "fluid_topics/events"
+FUSIONAUTH_PREFIX = "fusionauth"
+#: window bounds in keys: Fluid Topics' in UTC, FusionAuth's on the report time zone's wall clock.
+EVENTS_KEY_TIME = "%Y-%m-%dT%H%M%SZ"
+FUSIONAUTH_KEY_TIME = "%Y-%m-%dT%H%M"
 DEFAULT_KEY_TEMPLATE = "{prefix}/{product_id}/{file_kind}/{frequency}/{yyyy}/{mm}/{file_name}"
 #: open (non-final) files change until the day closes; they live apart and are overwritten.
 OPEN_KEY_TEMPLATE = "{prefix}/open/{product_id}/{file_kind}/{file_name}"
@@ -184,6 +192,22 @@ def report_key(prefix: str, period: str, stop: str, report: str) -> str:
 def client_properties_key(prefix: str, stop: str) -> str:
     """The client-property export whose window ends on ``stop``."""
     return _under(prefix, CLIENTS_DIR, stop, CLIENT_PROPERTIES_NAME)
+
+
+def events_key(prefix: str, start: dt.datetime, end: dt.datetime) -> str:
+    """Fluid Topics events of one window, from its UTC bounds: a re-run lands on the same key."""
+    utc = [moment.astimezone(dt.timezone.utc) for moment in (start, end)]
+    return f"{prefix.rstrip('/')}/{utc[0]:{EVENTS_KEY_TIME}}_{utc[1]:{EVENTS_KEY_TIME}}.ndjson.gz"
+
+
+def fusionauth_report_key(prefix: str, report: str, start: dt.datetime, end: dt.datetime) -> str:
+    """``<prefix>/<report>/<start>_<end>.json``, the bounds on the report time zone's wall clock."""
+    return f"{prefix.rstrip('/')}/{report}/{start:{FUSIONAUTH_KEY_TIME}}_{end:{FUSIONAUTH_KEY_TIME}}.json"
+
+
+def fusionauth_snapshot_key(prefix: str, report: str, moment: dt.datetime) -> str:
+    """A report without a window (``totals``): keyed by the moment the run is due, in UTC."""
+    return f"{prefix.rstrip('/')}/{report}/{moment.astimezone(dt.timezone.utc):{EVENTS_KEY_TIME}}.json"
 
 
 def common_prefix(keys: Iterable[str]) -> str:

@@ -22,6 +22,7 @@ from airflow_provider_usageintel.archive.assets import record_objects
 from airflow_provider_usageintel.archive.errors import s3_errors
 from airflow_provider_usageintel.archive.lake_layout import PARTITION_KEYS, check_lake_prefix
 from airflow_provider_usageintel.archive.layout import (
+    DEFAULT_PREFIX,
     check_key_template,
     index_key,
     object_key,
@@ -347,7 +348,7 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator):
         *,
         s3_bucket: str,
         lake_prefix: str,
-        s3_prefix: str = "usageintel",
+        s3_prefix: str = DEFAULT_PREFIX,
         key_template: str | None = None,
         lake_bucket: str | None = None,
         glue_database: str | None = None,

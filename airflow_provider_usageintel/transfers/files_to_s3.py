@@ -23,7 +23,12 @@ from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.files import FileKind, FileRecord, RejectedRecord, unique_records
 from airflow_provider_usageintel.api.selection import FileSelection
-from airflow_provider_usageintel.archive.layout import check_key, check_key_template, check_prefix
+from airflow_provider_usageintel.archive.layout import (
+    DEFAULT_PREFIX,
+    check_key,
+    check_key_template,
+    check_prefix,
+)
 from airflow_provider_usageintel.archive.layout import selection_prefix as listing_prefix
 from airflow_provider_usageintel.archive.manifest import asset_extra, failure_message, files_manifest
 from airflow_provider_usageintel.archive.plan import ArchivePlanner, PlannedFile
@@ -103,7 +108,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
         *,
         s3_bucket: str,
         files: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
-        s3_prefix: str = "usageintel",
+        s3_prefix: str = DEFAULT_PREFIX,
         key_template: str | None = None,
         replace: bool = False,
         max_concurrency: int = 4,

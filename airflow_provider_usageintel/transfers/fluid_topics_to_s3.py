@@ -9,8 +9,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.fluid_topics import DEFAULT_PER_PAGE, MAX_PER_PAGE
+from airflow_provider_usageintel.archive.layout import FLUID_TOPICS_PREFIX, check_key, events_key
 from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
-from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.operators.base import Problems
 from airflow_provider_usageintel.operators.fluid_topics import FluidTopicsBaseOperator, Names
 from airflow_provider_usageintel.transfers.destination import (
@@ -24,15 +24,6 @@ from airflow_provider_usageintel.utils.progress import Progress
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
-
-DEFAULT_PREFIX = "fluid_topics/events"
-KEY_TIME = "%Y-%m-%dT%H%M%SZ"
-
-
-def interval_key(prefix: str, start: dt.datetime, end: dt.datetime) -> str:
-    """One key per window, from its UTC bounds: a re-run of an interval lands on the same key."""
-    utc = [moment.astimezone(dt.timezone.utc) for moment in (start, end)]
-    return f"{prefix.rstrip('/')}/{utc[0]:{KEY_TIME}}_{utc[1]:{KEY_TIME}}.ndjson.gz"
 
 
 class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
@@ -79,7 +70,7 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
         self,
         *,
         s3_bucket: str,
-        s3_prefix: str = DEFAULT_PREFIX,
+        s3_prefix: str = FLUID_TOPICS_PREFIX,
         s3_key: str | None = None,
         user_ids: Names = None,
         realms: Names = None,
@@ -120,7 +111,7 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
         ):
             problems.add(f"per_page: {self.per_page!r} is not allowed (allowed: 1 to {MAX_PER_PAGE})")
         start, end = self.window(context, problems)
-        key = self.s3_key or interval_key(self.s3_prefix, start, end)
+        key = self.s3_key or events_key(self.s3_prefix, start, end)
         problems.check(check_key, key, "s3_key")
         problems.raise_if_any()
         return start, end, key

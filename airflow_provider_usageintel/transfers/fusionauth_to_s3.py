@@ -9,7 +9,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.fusionauth import flat_rows
-from airflow_provider_usageintel.archive.validation import check_key
+from airflow_provider_usageintel.archive.layout import (
+    FUSIONAUTH_PREFIX,
+    check_key,
+    fusionauth_report_key,
+    fusionauth_snapshot_key,
+)
 from airflow_provider_usageintel.operators.base import Problems
 from airflow_provider_usageintel.operators.fusionauth import FusionAuthBaseOperator
 from airflow_provider_usageintel.transfers.destination import (
@@ -25,21 +30,12 @@ from airflow_provider_usageintel.utils.periods import reference_time
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-DEFAULT_PREFIX = "fusionauth"
-#: window bounds on the report time zone's wall clock (the zone is in every NDJSON row).
-KEY_TIME = "%Y-%m-%dT%H%M"
-
 
 def report_key(prefix: str, report: str, arguments: Mapping[str, Any], context: Mapping[str, Any]) -> str:
-    """``<prefix>/<report>/<start>_<end>.json`` from the aligned window, so a re-run hits the same key.
-
-    The totals snapshot has no window: its key carries the moment the run is due (UTC).
-    """
-    base = f"{prefix.rstrip('/')}/{report}"
+    """The aligned window's key, so a re-run hits the same key; ``totals`` has no window (archive/layout.py)."""
     if not arguments:
-        moment = reference_time(context).astimezone(dt.timezone.utc)
-        return f"{base}/{moment:%Y-%m-%dT%H%M%SZ}.json"
-    return f"{base}/{arguments['start']:{KEY_TIME}}_{arguments['end']:{KEY_TIME}}.json"
+        return fusionauth_snapshot_key(prefix, report, reference_time(context))
+    return fusionauth_report_key(prefix, report, arguments["start"], arguments["end"])
 
 
 class FusionAuthReportToS3Operator(FusionAuthBaseOperator):
@@ -82,7 +78,7 @@ class FusionAuthReportToS3Operator(FusionAuthBaseOperator):
         self,
         *,
         s3_bucket: str,
-        s3_prefix: str = DEFAULT_PREFIX,
+        s3_prefix: str = FUSIONAUTH_PREFIX,
         s3_key: str | None = None,
         flat_key: str | None = None,
         flat: bool = True,
