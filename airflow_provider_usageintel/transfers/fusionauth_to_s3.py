@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 
 def report_key(prefix: str, report: str, arguments: Mapping[str, Any], context: Mapping[str, Any]) -> str:
-    """The aligned window's key, so a re-run hits the same key; ``totals`` has no window (archive/layout.py)."""
+    """The key of the aligned window (a re-run hits it again); ``totals`` has none. See archive/layout.py."""
     if not arguments:
         return fusionauth_snapshot_key(prefix, report, reference_time(context))
     return fusionauth_report_key(prefix, report, arguments["start"], arguments["end"])
