@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.files import FileRecord, Frequency
+from airflow_provider_usageintel.api.selection import FileSelection
 from airflow_provider_usageintel.archive.errors import s3_errors
 from airflow_provider_usageintel.archive.index import ArchiveIndex
 from airflow_provider_usageintel.archive.layout import (
@@ -27,6 +28,7 @@ from airflow_provider_usageintel.archive.layout import (
     file_key_space,
     index_key,
     object_key,
+    selection_prefix,
 )
 from airflow_provider_usageintel.archive.upload import AbortedUpload
 
@@ -87,6 +89,18 @@ class ArchivePlanner:
     def key_space(self) -> KeySpace:
         """Every key this archive's files get, final and open: the only place leftovers are aborted."""
         return file_key_space(self.prefix, self.product_id, self.file_kind, self.key_template)
+
+    def upfront_prefix(self, selection: FileSelection, *, given_records: bool) -> str | None:
+        """The archive's listing prefix, when the selection fixes it as narrowly as the records would.
+
+        A window open only at its end (``since`` alone) or a list of names is narrower
+        once the records are known, so those wait for the API; so do given records.
+        """
+        if self.replace or given_records or selection.file_names is not None:
+            return None
+        if selection.since is not None and selection.until is None:
+            return None
+        return selection_prefix(selection, self.product_id, self.prefix, self.key_template)
 
     def key(self, record: FileRecord) -> str:
         template = self.key_template if record.is_final else None

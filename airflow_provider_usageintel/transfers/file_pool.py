@@ -45,9 +45,18 @@ class FilePool:
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     def run(
+        self, todo: list[PlannedFile], *, skipped: int, label: str, interval: float
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Transfer every file of ``todo``, logging progress (``skipped`` files count as done) every
+        ``interval`` seconds; returns what was written (by key) and what failed, and why."""
+        with Progress(self.log, label, len(todo) + skipped, interval) as progress:
+            for _ in range(skipped):
+                progress.file_skipped()
+            return self._run(todo, progress)
+
+    def _run(
         self, todo: list[PlannedFile], progress: Progress
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Transfer every file of ``todo``; returns what was written (by key) and what failed, and why."""
         transferred: list[dict[str, Any]] = []
         failed: list[dict[str, Any]] = []
         pool = ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="usageintel-file")

@@ -29,7 +29,6 @@ from airflow_provider_usageintel.archive.layout import (
     check_key_template,
     check_prefix,
 )
-from airflow_provider_usageintel.archive.layout import selection_prefix as listing_prefix
 from airflow_provider_usageintel.archive.manifest import asset_extra, failure_message, files_manifest
 from airflow_provider_usageintel.archive.plan import ArchivePlanner, PlannedFile
 from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
@@ -51,7 +50,6 @@ from airflow_provider_usageintel.transfers.destination import (
     with_asset_outlet,
 )
 from airflow_provider_usageintel.transfers.file_pool import FilePool
-from airflow_provider_usageintel.utils.progress import Progress
 
 MAX_CONCURRENCY = 64
 
@@ -150,7 +148,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
         product_id = self.hook.product_id()
         started = time.monotonic()
         planner = self._planner(product_id)
-        early_prefix = self._listing_prefix(selection, given, product_id)
+        early_prefix = planner.upfront_prefix(selection, given_records=given is not None)
         with planner.preparing(self.destination.abort_stale_uploads, early_prefix):
             records, rejected = self._records(selection, given)
         plan = planner.plan(records)
@@ -181,7 +179,14 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
             body = json.dumps(manifest, indent=2, sort_keys=True).encode()
             self.destination.put_bytes(self.manifest_key, body, "application/json")
         self.destination.record_assets(context, [(t["key"], asset_extra(t)) for t in transferred])
-        lake_error = self._update_lake(manifest, plan, transferred, product_id, context)
+        lake_error = None
+        if self.lake_prefix:
+            from airflow_provider_usageintel.transfers.archive_to_lake import lake_after_archive
+
+            try:
+                manifest["lake"] = lake_after_archive(self, plan, transferred, product_id, context)
+            except Exception as exc:  # reported after the archive's own failures, never hiding them
+                lake_error = exc
         if failed or rejected:
             also = f"; the lake step failed too: {lake_error}" if lake_error else ""
             raise UsageIntelligenceTransferError(
@@ -241,20 +246,6 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
         unique, duplicates = unique_records(records)
         return unique, rejected + duplicates
 
-    def _listing_prefix(
-        self, selection: FileSelection, given: list[FileRecord] | None, product_id: str
-    ) -> str | None:
-        """The archive's listing prefix, when the selection fixes it as narrowly as the records would.
-
-        A window open only at its end (``since`` alone) or a list of names is narrower
-        once the records are known, so those wait for the API; so do given records.
-        """
-        if self.replace or given is not None or selection.file_names is not None:
-            return None
-        if selection.since is not None and selection.until is None:
-            return None
-        return listing_prefix(selection, product_id, self.s3_prefix, self.key_template)
-
     # -- plan -----------------------------------------------------------------------------------
 
     def _planner(self, product_id: str) -> ArchivePlanner:
@@ -275,7 +266,6 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
     def _transfer(
         self, todo: list[PlannedFile], planned: int, product_id: str
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        label = f"{FileKind.parse(self.file_kind).value} to s3://{self.s3_bucket}"
         pool = FilePool(
             self.hook,
             self.destination.hook,
@@ -286,32 +276,8 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
             self.log,
             self._cancelled,
         )
-        with Progress(self.log, label, planned, self.progress_interval) as progress:
-            for _ in range(planned - len(todo)):
-                progress.file_skipped()
-            return pool.run(todo, progress)
-
-    # -- lake -----------------------------------------------------------------------------------
-
-    def _update_lake(
-        self,
-        manifest: dict[str, Any],
-        plan: list[PlannedFile],
-        transferred: list[dict[str, Any]],
-        product_id: str,
-        context: Context,
-    ) -> Exception | None:
-        """Parquet partitions of the archived files (``lake_prefix``); its error, never hiding the
-        archive's own failures, which the task reports first."""
-        if not self.lake_prefix:
-            return None
-        from airflow_provider_usageintel.transfers.archive_to_lake import lake_after_archive
-
-        try:
-            manifest["lake"] = lake_after_archive(self, plan, transferred, product_id, context)
-        except Exception as exc:  # reported with the archive's failures, or raised as it is
-            return exc
-        return None
+        label = f"{FileKind.parse(self.file_kind).value} to s3://{self.s3_bucket}"
+        return pool.run(todo, skipped=planned - len(todo), label=label, interval=self.progress_interval)
 
 
 def _is_int(value: object) -> bool:
