@@ -311,6 +311,10 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator):
     ``frequency`` (``daily``, ``monthly`` or both), ``since``, ``until``, ``file_names``; without
     ``since`` and ``until``, the whole archive), ``product_id`` and ``usage_intelligence_conn_id``, and:
 
+    ``aws_conn_id``, ``asset_alias`` (one Asset event per partition) and
+    ``abort_uploads_older_than`` are the S3 side's, as for every transfer (see
+    :class:`~airflow_provider_usageintel.transfers.destination.S3Destination`).
+
     :param s3_bucket: the archive's bucket (also the lake's unless ``lake_bucket``).
     :param lake_prefix: key prefix of the lake, e.g. ``usageintel-lake``.
     :param s3_prefix: the archive's key prefix.
@@ -322,10 +326,6 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator):
     :param replace: rewrite partitions even when their source did not change.
     :param max_concurrency: files converted at once (CPU-bound: about one per core).
     :param manifest_key: also write the run summary as JSON to this key.
-    :param aws_conn_id: the Amazon provider's connection for S3.
-    :param asset_alias: outlet alias that receives one Asset event per partition written (``None``
-        disables it).
-    :param abort_uploads_older_than: as for :class:`UsageIntelligenceFilesToS3Operator`.
 
     Returns (pushed to XCom): partitions written, skipped and failed, rows and rejected rows.
     """

@@ -40,6 +40,9 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperato
     (a missing value) becomes ``null``. With ``retDailyData`` and no ``properties``
     a row holds ``clientId`` and ``dailyData`` only.
 
+    ``aws_conn_id``, ``asset_alias`` and ``abort_uploads_older_than`` are the S3 side's, as for
+    every transfer (see :class:`~airflow_provider_usageintel.transfers.destination.S3Destination`).
+
     :param s3_key: destination key (templated), e.g. ``clients/{{ ds }}/clients.ndjson.gz``.
     :param request: clientPropertyList body: ``properties``, optional ``retDailyData``
         (``{startDate, stopDate, properties}``) and ``globalFilters``. (templated)
@@ -51,11 +54,6 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperato
     :param lake_options: as for ``UsageIntelligenceFilesToS3Operator``.
 
     :param s3_bucket: destination bucket. (templated)
-    :param aws_conn_id: the Amazon provider's connection for S3.
-    :param asset_alias: outlet alias that receives one Asset event per object written (``None``
-        disables it).
-    :param abort_uploads_older_than: leftover multipart uploads of the task's keys older than this
-        are aborted at the start of a run (see :class:`S3Destination`).
 
     Returns (pushed to XCom): key, rows, bytes, SHA-256 of the object and duration.
     """

@@ -54,7 +54,19 @@ def with_asset_outlet(asset_alias: str | None, kwargs: dict[str, Any]) -> dict[s
 class S3Destination:
     """Where a transfer writes, and how: whole objects only, Asset events for each.
 
+    Every transfer takes these parameters under the same names (``s3_bucket`` for ``bucket``):
+
     :param operator: the transfer (its log, lineage record and class name go with each call).
+    :param bucket: destination bucket. (templated)
+    :param aws_conn_id: the Amazon provider's connection for S3 (default ``aws_default``;
+        ``None``: the worker's default credential chain, on purpose).
+    :param asset_alias: outlet alias that receives one Asset event per object written
+        (default ``usageintel-archive``; ``None`` disables it; passing ``outlets`` replaces it).
+    :param abort_uploads_older_than: incomplete multipart uploads of the task's own keys that are
+        older than this (a ``timedelta`` or seconds; default 6 hours) are leftovers of a killed
+        run and are aborted at the start of the next one; ``None`` leaves them to the bucket's
+        lifecycle rule. Keep it above the longest time one upload of the task can take, or a
+        concurrent run's upload could be aborted.
     """
 
     def __init__(

@@ -61,6 +61,9 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
     ``frequency``, ``since``, ``until``, ``file_names``), ``product_id`` and
     ``usage_intelligence_conn_id``, and:
 
+    ``aws_conn_id``, ``asset_alias`` and ``abort_uploads_older_than`` are the S3 side's, as for
+    every transfer (see :class:`~airflow_provider_usageintel.transfers.destination.S3Destination`).
+
     :param s3_bucket: destination bucket. (templated)
     :param files: file records (dicts from ``UsageIntelligenceListFilesOperator``), or one record when
         the task is mapped with ``.expand(files=...)``; skips the listing call.
@@ -79,11 +82,6 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
         ``lake`` extra; see docs/query.md and ``UsageIntelligenceArchiveToLakeOperator``).
     :param lake_options: lake settings: ``lake_bucket``, ``glue_database``, ``glue_table_template``,
         ``compression``, ``max_concurrency``.
-    :param aws_conn_id: the Amazon provider's connection for S3.
-    :param asset_alias: outlet alias that receives one Asset event per object written (``None``
-        disables it).
-    :param abort_uploads_older_than: leftover multipart uploads of the task's keys older than this
-        are aborted at the start of a run (see :class:`S3Destination`).
 
     Returns (pushed to XCom): the manifest: transferred, skipped, failed and rejected files, aborted
     leftover uploads, bytes, durations.

@@ -35,6 +35,9 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
     with the same bytes (the window fixes the key, the order and the content;
     gzip carries no timestamp), so retries and backfills are idempotent.
 
+    ``aws_conn_id``, ``asset_alias`` and ``abort_uploads_older_than`` are the S3 side's, as for
+    every transfer (see :class:`~airflow_provider_usageintel.transfers.destination.S3Destination`).
+
     :param s3_prefix: prefix of the default key ``<prefix>/<start>_<end>.ndjson.gz``. (templated)
     :param s3_key: the whole key instead, e.g. ``events/{{ ds }}.ndjson.gz``. (templated)
     :param user_ids: keep only these users' events. (templated)
@@ -46,11 +49,6 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
     :param progress_interval: seconds between progress lines in the log.
 
     :param s3_bucket: destination bucket. (templated)
-    :param aws_conn_id: the Amazon provider's connection for S3.
-    :param asset_alias: outlet alias that receives one Asset event per object written (``None``
-        disables it).
-    :param abort_uploads_older_than: leftover multipart uploads of the task's keys older than this
-        are aborted at the start of a run (see :class:`S3Destination`).
 
     Returns (pushed to XCom): key, rows, bytes and SHA-256 of the object, the window and the duration.
     """

@@ -47,6 +47,9 @@ class FusionAuthReportToS3Operator(FusionAuthBaseOperator):
     The default key comes from the aligned window, so a re-run overwrites its own
     objects and consecutive runs never share one.
 
+    ``aws_conn_id``, ``asset_alias`` and ``abort_uploads_older_than`` are the S3 side's, as for
+    every transfer (see :class:`~airflow_provider_usageintel.transfers.destination.S3Destination`).
+
     :param s3_prefix: prefix of the default key ``<prefix>/<report>/<start>_<end>.json``,
         the bounds on the report time zone's wall clock, e.g.
         ``fusionauth/login/2024-03-14T0000_2024-03-15T0000.json`` (``totals``:
@@ -57,11 +60,6 @@ class FusionAuthReportToS3Operator(FusionAuthBaseOperator):
     :param flat: also write the NDJSON rows.
 
     :param s3_bucket: destination bucket. (templated)
-    :param aws_conn_id: the Amazon provider's connection for S3.
-    :param asset_alias: outlet alias that receives one Asset event per object written (``None``
-        disables it).
-    :param abort_uploads_older_than: leftover multipart uploads of the task's keys older than this
-        are aborted at the start of a run (see :class:`S3Destination`).
 
     Returns (pushed to XCom): the objects written with their sizes and SHA-256, and the row count.
     """

@@ -63,6 +63,9 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator):
     other fields from the last page, the returned count set to the rows returned in all.
     The flat object holds the rows of the answer's data (its result key).
 
+    ``aws_conn_id``, ``asset_alias`` and ``abort_uploads_older_than`` are the S3 side's, as for
+    every transfer (see :class:`~airflow_provider_usageintel.transfers.destination.S3Destination`).
+
     :param report: a report name of the endpoint table (e.g. ``date_range``).
     :param request: the request body (templated; validated before any call).
     :param s3_key: key of the JSON object (templated), e.g. ``reports/{{ ds }}/date_range.json``.
@@ -72,11 +75,6 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator):
     :param part_size: multipart part size in bytes for large objects.
 
     :param s3_bucket: destination bucket. (templated)
-    :param aws_conn_id: the Amazon provider's connection for S3.
-    :param asset_alias: outlet alias that receives one Asset event per object written (``None``
-        disables it).
-    :param abort_uploads_older_than: leftover multipart uploads of the task's keys older than this
-        are aborted at the start of a run (see :class:`S3Destination`).
 
     Returns (pushed to XCom): the keys written with their sizes, SHA-256 and row count, and the pages
     read.
