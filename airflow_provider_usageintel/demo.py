@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_usageintel.archive.index import ArchiveIndex
 from airflow_provider_usageintel.archive.layout import is_index_key
 from airflow_provider_usageintel.emulator import EmulatorConfig, EmulatorServer
 
@@ -180,7 +181,8 @@ def _indexed_checksums(s3: Any, index_keys: list[str]) -> dict[str, str]:
     """Key to SHA-256 from the archive indexes: where objects of several parts keep theirs."""
     found: dict[str, str] = {}
     for key in index_keys:
-        entries = json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()).get("objects", {})
+        body = s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+        entries = json.loads(body).get(ArchiveIndex.section, {})
         found.update({k: v["sha256"] for k, v in entries.items() if v.get("sha256")})
     return found
 
@@ -206,6 +208,10 @@ def demo(home: Path) -> list[Landed]:
     with EmulatorServer(config) as emulator, s3_server() as s3_endpoint:
         print(f"Usage Intelligence emulator: {emulator.url} (today {DEMO_TODAY})")
         print(f"S3 stand-in (moto):          {s3_endpoint}")
+        # A plain boto3 client, not the provider's ArchiveS3Hook: this process only starts the
+        # servers and checks the result. Airflow runs in the `airflow` children, and aws_default
+        # exists only in their environment; importing Airflow here would create ~/airflow for
+        # nothing. And what landed is read back by code independent of the S3 hook on show.
         import boto3
 
         s3 = boto3.client(

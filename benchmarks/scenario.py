@@ -298,26 +298,26 @@ def lake_prepare(file_names: list[str]) -> dict[str, Any]:
 
 
 def _archived(file_name: str) -> tuple[Any, Any]:
-    """The archived zip as a lake source, and an S3 client."""
+    """The archived zip as a lake source, and the S3 hook."""
+    from airflow_provider_usageintel.api.files import FileRecord
+    from airflow_provider_usageintel.archive.layout import object_key
     from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
     from airflow_provider_usageintel.lake.writer import SourceFile
 
-    client = ArchiveS3Hook(caller="bench").get_conn()
+    s3 = ArchiveS3Hook(caller="bench")
     pid, _, day = file_name.removesuffix(".zip").split("_")
-    key = f"{LAKE_ARCHIVE}/{pid}/{KIND}/daily/{day[:4]}/{day[5:7]}/{file_name}"
-    head = client.head_object(Bucket=BUCKET, Key=key)
-    source = SourceFile(
-        key, int(head["ContentLength"]), head["ETag"], KIND, "daily", pid, file_name, day, day
-    )
-    return source, client
+    key = object_key(FileRecord(KIND, "daily", file_name, day, day), pid, LAKE_ARCHIVE)
+    head = s3.head(BUCKET, key)
+    source = SourceFile(key, head.size, head.etag, KIND, "daily", pid, file_name, day, day)
+    return source, s3
 
 
 def lake(file_name: str, warmup: str) -> dict[str, Any]:
     """One archived zip into its Parquet partition with the lake writer, after a warm-up on a small one."""
     from airflow_provider_usageintel.lake.writer import PartitionWriter
 
-    warm_source, client = _archived(warmup)
-    writer = PartitionWriter(client, BUCKET, BUCKET, "lake")
+    warm_source, s3 = _archived(warmup)
+    writer = PartitionWriter(s3, BUCKET, BUCKET, "lake")
     writer.write(warm_source)
     source, _ = _archived(file_name)
     manifest, figures = measured(lambda: writer.write(source))

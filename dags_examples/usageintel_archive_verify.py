@@ -21,6 +21,9 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, AssetAlias, Param, task
 
+from airflow_provider_usageintel.archive.assets import s3_uri, split_s3_uri
+from airflow_provider_usageintel.archive.layout import catalog_key
+
 ARCHIVE_ALIAS = AssetAlias("usageintel-daily-archive")
 BUCKET = "{{ var.value.get('usageintel_bucket', 'usage-archive') }}"
 PREFIX = "{{ var.value.get('usageintel_prefix', 'usageintel') }}"
@@ -35,23 +38,25 @@ def new_objects(context: dict[str, Any], recent: int) -> dict[str, dict[str, Any
     return {event.asset.uri: dict(event.extra or {}) for event in events}
 
 
-def sha256_of(s3: Any, bucket: str, key: str) -> tuple[str, dict[str, str]]:
-    obj = s3.get_object(Bucket=bucket, Key=key)
+def sha256_of(s3: Any, uri: str) -> tuple[str, dict[str, str]]:
+    """SHA-256 of the object's bytes, streamed, and the metadata of the same version."""
+    head, body = s3.open_object(*split_s3_uri(uri))
     digest = hashlib.sha256()
-    for chunk in obj["Body"].iter_chunks(1 << 20):
-        digest.update(chunk)
-    return digest.hexdigest(), obj["Metadata"]
+    with body:
+        for chunk in body.iter_chunks(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest(), head.metadata
 
 
 @task(inlets=[ARCHIVE_ALIAS])
 def verify_and_catalog(bucket: str, prefix: str, **context: Any) -> dict[str, Any]:
     """Fail on any checksum mismatch; otherwise write the catalog of verified objects."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 
-    s3 = S3Hook(aws_conn_id="aws_default").get_conn()
+    s3 = ArchiveS3Hook(aws_conn_id="aws_default")
     catalog, bad = [], []
     for uri, extra in sorted(new_objects(context, context["params"]["recent"]).items()):
-        actual, meta = sha256_of(s3, *S3Hook.parse_s3_url(uri))
+        actual, meta = sha256_of(s3, uri)
         expected = {meta.get("sha256"), extra.get("sha256", meta.get("sha256"))}
         entry = {"uri": uri, "file_kind": meta.get("source-file-kind"), "sha256": actual}
         entry.update(start_date=meta.get("source-start-date"), size=int(meta.get("size", -1)))
@@ -61,9 +66,11 @@ def verify_and_catalog(bucket: str, prefix: str, **context: Any) -> dict[str, An
     if not catalog:
         return {"objects": 0}
     name = re.sub(r"[^0-9A-Za-z_.-]", "_", context["run_id"])
-    key = f"{prefix}/_catalog/{name}.json"
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(catalog, indent=2).encode())
-    return {"objects": len(catalog), "catalog": f"s3://{bucket}/{key}"}
+    key = catalog_key(prefix, name)
+    body = json.dumps(catalog, indent=2).encode()
+    checksum = {"sha256": hashlib.sha256(body).hexdigest(), "size": str(len(body))}  # like the files
+    s3.put_bytes(bucket, key, body, content_type="application/json", metadata=checksum)
+    return {"objects": len(catalog), "catalog": s3_uri(bucket, key)}
 
 
 with DAG(

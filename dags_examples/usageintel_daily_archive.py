@@ -51,15 +51,15 @@ FILE_KINDS = ("custom_events", "exceptions", "raw_events")
 @task
 def write_manifest(day: str, bucket: str, prefix: str, archived: list[Any]) -> dict[str, Any]:
     """Describe every object of the day from S3 itself: new and previously archived files alike."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 
-    s3 = S3Hook(aws_conn_id="aws_default")
+    s3 = ArchiveS3Hook(aws_conn_id="aws_default")
     files = []
     for mapped in archived:  # one lazy sequence of transfer results per file kind
         for index in range(len(mapped)):  # indexing stops at the end without a failed lookup
             result = mapped[index]
             for entry in [*result["transferred"], *result["skipped"]]:
-                meta = s3.head_object(entry["key"], bucket)["Metadata"]
+                meta = s3.head(bucket, entry["key"]).metadata
                 files.append(
                     {
                         "key": entry["key"],
@@ -75,9 +75,7 @@ def write_manifest(day: str, bucket: str, prefix: str, archived: list[Any]) -> d
     key = manifest_key(prefix, "daily", day)
     body = json.dumps(manifest, indent=2).encode()
     checksum = {"sha256": hashlib.sha256(body).hexdigest(), "size": str(len(body))}  # like the files
-    s3.get_conn().put_object(
-        Bucket=bucket, Key=key, Body=body, ContentType="application/json", Metadata=checksum
-    )
+    s3.put_bytes(bucket, key, body, content_type="application/json", metadata=checksum)
     return {"key": key, "files": len(files), "bytes": manifest["bytes"]}
 
 

@@ -14,7 +14,8 @@ the whole registry is searched page by page and written as gzipped NDJSON, one s
 per day, whether or not anything changed.
 
 Configuration: connections ``usage_intelligence_default`` and ``aws_default``; Variables
-``usageintel_bucket`` and ``usageintel_prefix``.
+``usageintel_bucket`` and ``usageintel_prefix``. Keys come from the provider's layout
+(``archive/layout.py``); S3 requests go through its ``ArchiveS3Hook``.
 """
 
 from __future__ import annotations
@@ -24,12 +25,16 @@ from typing import Any
 import pendulum
 from airflow.sdk import DAG, task
 
+from airflow_provider_usageintel.archive.layout import (
+    license_keys_inbox_key,
+    license_keys_processed_key,
+    license_keys_registry_key,
+)
 from airflow_provider_usageintel.macros import PERIOD_MACROS
 from airflow_provider_usageintel.operators.license_keys import UsageIntelligenceLicenseKeysOperator
 
 BUCKET = "{{ var.value.get('usageintel_bucket', 'usage-archive') }}"
 PREFIX = "{{ var.value.get('usageintel_prefix', 'usageintel') }}"
-INBOX = f"{PREFIX}/license-keys/inbox"
 # When the run is due (its data_interval_end, or run_after when triggered without a logical
 # date): {{ ts_nodash }} and {{ ds }} are undefined in manual runs.
 RUN_STAMP = "{{ run_time().strftime('%Y%m%dT%H%M%S') }}"
@@ -40,34 +45,35 @@ PAGE_SIZE = 500
 @task.short_circuit(ignore_downstream_trigger_rules=False)
 def has_file(bucket: str, key: str) -> bool:
     """Skip the branch when the sales system dropped no file today."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 
-    return bool(S3Hook(aws_conn_id="aws_default").check_for_key(key, bucket))
+    return ArchiveS3Hook(aws_conn_id="aws_default").head_if_exists(bucket, key) is not None
 
 
 @task
-def mark_processed(bucket: str, key: str, stamp: str) -> str:
+def mark_processed(bucket: str, key: str, target: str) -> str:
     """Move an applied file out of the inbox, so a later run never applies it again."""
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 
-    s3 = S3Hook(aws_conn_id="aws_default")
-    folder, _, name = key.rpartition("/inbox/")
-    target = f"{folder}/processed/{stamp}-{name}"
-    s3.copy_object(key, target, bucket, bucket)
-    s3.delete_objects(bucket, [key])
+    s3 = ArchiveS3Hook(aws_conn_id="aws_default")
+    s3.copy(bucket, key, target)
+    s3.delete(bucket, key)
     return target
 
 
 @task(trigger_rule="none_failed")
 def export_registry(bucket: str, key: str) -> dict[str, Any]:
-    """Every key of the registry as gzipped NDJSON; spooled to disk, so memory stays small."""
+    """Every key of the registry as gzipped NDJSON; spooled to disk, so memory stays small.
+
+    Spooled, the snapshot's size and SHA-256 are known before the upload starts: the object
+    carries them as metadata however large it is.
+    """
     import gzip
     import hashlib
     import json
     import tempfile
 
-    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
     from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 
     rows = 0
@@ -83,7 +89,13 @@ def export_registry(bucket: str, key: str) -> dict[str, Any]:
         for chunk in iter(lambda: spool.read(1 << 20), b""):
             digest.update(chunk)
         spool.seek(0)
-        S3Hook(aws_conn_id="aws_default").load_file_obj(spool, key, bucket, replace=True)
+        ArchiveS3Hook(aws_conn_id="aws_default").upload_stream(
+            bucket,
+            key,
+            iter(lambda: spool.read(1 << 20), b""),
+            content_type="application/x-ndjson",
+            metadata={"rows": rows, "size": size, "sha256": digest.hexdigest()},
+        )
     return {"key": key, "keys": rows, "size": size, "sha256": digest.hexdigest()}
 
 
@@ -99,7 +111,7 @@ with DAG(
 ) as dag:
     previous = None
     for action in ("insert", "update"):  # inserts first: an update may name a key inserted today
-        key = f"{INBOX}/{action}.csv"
+        key = license_keys_inbox_key(PREFIX, action)
         check = has_file.override(task_id=f"has_{action}_file", trigger_rule="none_failed")(BUCKET, key)
         apply = UsageIntelligenceLicenseKeysOperator(
             task_id=f"{action}_keys",
@@ -108,11 +120,12 @@ with DAG(
             batch_size=100,
             retries=0,  # a lost answer may have been applied: never re-send a batch automatically
         )
-        done = mark_processed.override(task_id=f"mark_{action}_processed")(BUCKET, key, RUN_STAMP)
+        target = license_keys_processed_key(PREFIX, RUN_STAMP, action)
+        done = mark_processed.override(task_id=f"mark_{action}_processed")(BUCKET, key, target)
         check >> apply >> done
         if previous is not None:
             previous >> check
         previous = done
 
-    snapshot = export_registry(BUCKET, f"{PREFIX}/license-keys/registry/{RUN_DAY}.ndjson.gz")
+    snapshot = export_registry(BUCKET, license_keys_registry_key(PREFIX, RUN_DAY))
     previous >> snapshot

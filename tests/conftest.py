@@ -95,9 +95,13 @@ def s3_server() -> Iterator[str]:
 
 @dataclass
 class S3Target:
+    """A bucket on moto's server: ``client`` (plain boto3) checks what the provider's ``hook`` wrote."""
+
     client: Any
     bucket: str
     endpoint_url: str
+    #: the provider's ArchiveS3Hook on ``aws_default``, for code that takes one.
+    hook: Any
 
     def list_keys(self, prefix: str = "", *, include_index: bool = False) -> list[str]:
         """Keys under ``prefix``; the transfers' ``_index/`` bookkeeping objects only when asked."""
@@ -122,6 +126,8 @@ def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> S3Target:
     """A fresh bucket on the moto server, and ``aws_default`` pointing at it."""
     import boto3
 
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
+
     monkeypatch.setenv(
         "AIRFLOW_CONN_AWS_DEFAULT",
         json.dumps({"conn_type": "aws", "extra": {"endpoint_url": s3_server, "region_name": "us-east-1"}}),
@@ -129,4 +135,4 @@ def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> S3Target:
     client = boto3.client("s3", endpoint_url=s3_server, region_name="us-east-1")
     bucket = f"archive-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
-    return S3Target(client, bucket, s3_server)
+    return S3Target(client, bucket, s3_server, ArchiveS3Hook(aws_conn_id="aws_default", caller="tests"))

@@ -214,25 +214,33 @@ def test_client_properties_export(examples):
 
 def test_license_key_sync_applies_inbox_files_once_and_snapshots_the_registry(examples):
     s3 = examples
-    inbox = "usageintel/license-keys/inbox"
+    inbox = layout.license_keys_prefix("usageintel", layout.INBOX)
     s3.client.put_object(
         Bucket=s3.bucket,
-        Key=f"{inbox}/insert.csv",
+        Key=layout.license_keys_inbox_key("usageintel", "insert"),
         Body=b"licenseKey,licenseType,installQuota,notes\nEX-KEY-1,purchased,3,from crm\nEX-KEY-2,trial,1,\n",
     )
     s3.client.put_object(
-        Bucket=s3.bucket, Key=f"{inbox}/update.csv", Body=b"licenseKey,installQuota\nEX-KEY-2,10\n"
+        Bucket=s3.bucket,
+        Key=layout.license_keys_inbox_key("usageintel", "update"),
+        Body=b"licenseKey,installQuota\nEX-KEY-2,10\n",
     )
     dagrun, states = run_example("usageintel_license_key_sync", utc(2024, 3, 15))
     assert states["insert_keys"] == states["update_keys"] == "success"
     keys = s3.list_keys()
     assert not [k for k in keys if k.startswith(inbox)]
-    assert len([k for k in keys if "/license-keys/processed/" in k]) == 2
+    processed = layout.license_keys_prefix("usageintel", layout.PROCESSED)
+    assert len([k for k in keys if k.startswith(f"{processed}/")]) == 2
 
     snapshot = xcom(dagrun, "export_registry")
-    assert snapshot["key"] == "usageintel/license-keys/registry/2024-03-15.ndjson.gz"
+    assert snapshot["key"] == layout.license_keys_registry_key("usageintel", "2024-03-15")
     body = s3.read(snapshot["key"])
     assert hashlib.sha256(body).hexdigest() == snapshot["sha256"]
+    assert s3.head(snapshot["key"])["Metadata"] == {
+        "rows": str(snapshot["keys"]),
+        "size": str(len(body)),
+        "sha256": snapshot["sha256"],
+    }
     registry = {row["licenseKey"]: row for row in map(json.loads, gzip.decompress(body).splitlines())}
     assert len(registry) == snapshot["keys"]
     assert registry["EX-KEY-1"]["notes"] == "from crm"
@@ -309,15 +317,19 @@ def manual_client_properties_export(s3) -> None:
 
 
 def manual_license_key_sync(s3) -> None:
-    inbox = "usageintel/license-keys/inbox"
     s3.client.put_object(
-        Bucket=s3.bucket, Key=f"{inbox}/insert.csv", Body=b"licenseKey,installQuota\nEX-M-1,2\n"
+        Bucket=s3.bucket,
+        Key=layout.license_keys_inbox_key("usageintel", "insert"),
+        Body=b"licenseKey,installQuota\nEX-M-1,2\n",
     )
     dagrun, states = run_manual("usageintel_license_key_sync", utc(2024, 3, 15, 6, 30))
     assert states["insert_keys"] == "success" and states["update_keys"] == "skipped"
-    processed = [k for k in s3.list_keys() if "/processed/" in k]
-    assert processed == ["usageintel/license-keys/processed/20240315T063000-insert.csv"]
-    assert xcom(dagrun, "export_registry")["key"] == "usageintel/license-keys/registry/2024-03-15.ndjson.gz"
+    folder = layout.license_keys_prefix("usageintel", layout.PROCESSED)
+    processed = [k for k in s3.list_keys() if k.startswith(f"{folder}/")]
+    assert processed == [layout.license_keys_processed_key("usageintel", "20240315T063000", "insert")]
+    assert xcom(dagrun, "export_registry")["key"] == layout.license_keys_registry_key(
+        "usageintel", "2024-03-15"
+    )
 
 
 def manual_fluid_topics_events_archive(s3) -> None:

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from airflow_provider_usageintel.api.files import FileRecord
 from airflow_provider_usageintel.archive import layout
 from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
@@ -131,7 +132,10 @@ def test_open_files_go_under_open_prefix_and_are_replaced_when_they_change(ui_co
         )
 
     first = execute(op())
-    open_key = "p/open/1234567890/exceptions/1234567890_exc_2024-03-15.zip"
+    today = FileRecord(
+        "exceptions", "open", "1234567890_exc_2024-03-15.zip", "2024-03-15", "2024-03-15", is_final=False
+    )
+    open_key = layout.object_key(today, "1234567890", "p")
     assert open_key in [t["key"] for t in first["transferred"]]
     assert execute(op())["files_transferred"] == 0  # unchanged open file: skipped
     usageintel_emulator.control.set_file_size("1234567890_exc_2024-03-15.zip", 40_000)

@@ -8,6 +8,7 @@ from airflow_provider_usageintel.api.files import FileRecord
 from airflow_provider_usageintel.api.selection import FileSelection
 from airflow_provider_usageintel.archive.layout import (
     DEFAULT_KEY_TEMPLATE,
+    catalog_key,
     check_key_template,
     check_prefix,
     client_properties_key,
@@ -16,6 +17,10 @@ from airflow_provider_usageintel.archive.layout import (
     index_key,
     is_index_key,
     known_prefix,
+    license_keys_inbox_key,
+    license_keys_prefix,
+    license_keys_processed_key,
+    license_keys_registry_key,
     manifest_key,
     object_key,
     report_key,
@@ -193,6 +198,24 @@ def test_every_key_beside_the_files_comes_from_the_layout():
     # A templated prefix renders later: it is one segment now, and the task checks the rendered key.
     templated = "{{ var.value.get('usageintel_prefix', 'usageintel') }}"
     assert manifest_key(templated, "daily", "{{ ds }}") == f"{templated}/_manifests/daily/{{{{ ds }}}}.json"
+
+
+def test_the_example_dags_keys_come_from_the_layout_too():
+    assert catalog_key("lake", "manual__2024-03-15") == "lake/_catalog/manual__2024-03-15.json"
+    assert license_keys_inbox_key("lake", "insert") == "lake/license-keys/inbox/insert.csv"
+    assert (
+        license_keys_processed_key("lake", "20240315T063000", "update")
+        == "lake/license-keys/processed/20240315T063000-update.csv"
+    )
+    assert (
+        license_keys_registry_key("lake", "2024-03-15") == "lake/license-keys/registry/2024-03-15.ndjson.gz"
+    )
+    assert license_keys_prefix("", "inbox") == "license-keys/inbox"
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        license_keys_prefix("lake", "outbox")
+    assert str(info.value) == "folder: 'outbox' is not allowed (allowed: inbox, processed, registry)"
+    with pytest.raises(UsageIntelligenceValidationError):
+        license_keys_inbox_key("../x", "insert")
 
 
 def test_index_objects_are_told_from_data():

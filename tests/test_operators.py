@@ -528,6 +528,28 @@ def test_license_keys_from_s3_with_a_bad_cell_make_no_api_call(ui_conn, usageint
     assert api_calls(usageintel_emulator) == []
 
 
+def test_license_keys_from_a_missing_or_unreadable_s3_object_name_the_uri(ui_conn, usageintel_emulator, s3):
+    uri = f"s3://{s3.bucket}/in/missing.csv"
+    op = UsageIntelligenceLicenseKeysOperator(task_id="k", action="insert", keys_s3_uri=uri)
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        op.execute({})
+    assert str(info.value) == (
+        f"keys_s3_uri: {uri} does not exist (allowed: the URI of an existing JSON or CSV object)"
+    )
+
+    s3.client.put_object(
+        Bucket=s3.bucket, Key="in/latin1.csv", Body="licenseKey,notes\nk1,caf\xe9\n".encode("latin-1")
+    )
+    uri = f"s3://{s3.bucket}/in/latin1.csv"
+    op = UsageIntelligenceLicenseKeysOperator(task_id="k", action="insert", keys_s3_uri=uri)
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        op.execute({})
+    assert str(info.value) == (
+        f"keys_s3_uri: {uri} is not UTF-8 text (byte 23; allowed: a UTF-8 JSON or CSV file)"
+    )
+    assert api_calls(usageintel_emulator) == []
+
+
 def search_all(hook) -> list[dict]:
     return list(hook.iter_offset_pages("license_keys_search", {}, PRODUCT))
 

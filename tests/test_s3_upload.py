@@ -8,6 +8,7 @@ import os
 import pytest
 
 from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE, StreamingUpload
+from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 
 
 def chunks(data: bytes, size: int = 256 * 1024):
@@ -17,7 +18,7 @@ def chunks(data: bytes, size: int = 256 * 1024):
 
 def upload(s3, key: str, final_metadata=None) -> StreamingUpload:
     return StreamingUpload(
-        s3.client,
+        s3.hook,
         s3.bucket,
         key,
         metadata={"source": "test", "absent": None},
@@ -82,7 +83,7 @@ def test_failure_mid_stream_leaves_nothing_behind(s3):
 
 def test_part_size_below_s3_minimum_is_refused(s3):
     with pytest.raises(ValueError, match="part_size"):
-        StreamingUpload(s3.client, s3.bucket, "k", part_size=1024)
+        StreamingUpload(s3.hook, s3.bucket, "k", part_size=1024)
 
 
 def test_multipart_upload_declares_the_part_checksum_botocore_sends(s3):
@@ -94,17 +95,13 @@ def test_multipart_upload_declares_the_part_checksum_botocore_sends(s3):
 
 
 def test_no_checksum_is_declared_when_the_client_sends_none(s3):
-    import boto3
     from botocore.config import Config
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3.endpoint_url,
-        region_name="us-east-1",
-        config=Config(request_checksum_calculation="when_required"),
+    hook = ArchiveS3Hook(
+        aws_conn_id="aws_default", config=Config(request_checksum_calculation="when_required")
     )
     data = os.urandom(2 * MIN_PART_SIZE + 1)
-    StreamingUpload(client, s3.bucket, "a/plain.zip", part_size=MIN_PART_SIZE).run(chunks(data))
+    StreamingUpload(hook, s3.bucket, "a/plain.zip", part_size=MIN_PART_SIZE).run(chunks(data))
     assert s3.read("a/plain.zip") == data
     head = s3.client.head_object(Bucket=s3.bucket, Key="a/plain.zip", ChecksumMode="ENABLED")
     assert "ChecksumCRC32" not in head
@@ -114,10 +111,10 @@ def test_part_buffers_go_round_and_every_byte_arrives(s3):
     """Twelve parts through two upload slots: three buffers in all, and the object byte-identical."""
     data = os.urandom(12 * MIN_PART_SIZE - 1000)
     bodies: set[int] = set()
-    s3.client.meta.events.register(
+    s3.hook.get_conn().meta.events.register(
         "before-parameter-build.s3.UploadPart", lambda params, **_: bodies.add(id(params["Body"]))
     )
-    streaming = StreamingUpload(s3.client, s3.bucket, "a/round.zip", part_size=MIN_PART_SIZE, max_inflight=2)
+    streaming = StreamingUpload(s3.hook, s3.bucket, "a/round.zip", part_size=MIN_PART_SIZE, max_inflight=2)
     result = streaming.run(chunks(data, 1024 * 1024 + 7))
     assert result.parts == 12
     assert s3.read("a/round.zip") == data

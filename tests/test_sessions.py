@@ -16,6 +16,7 @@ import time
 import psutil
 import pytest
 
+from airflow_provider_usageintel.archive import layout
 from airflow_provider_usageintel.operators.usage_intelligence import UsageIntelligenceReportOperator
 from airflow_provider_usageintel.sensors.usage_intelligence import UsageIntelligenceFileSensor
 from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
@@ -86,7 +87,7 @@ def test_every_example_dag_ends_every_session_it_opens(
     if dag_id == "usageintel_license_key_sync":  # exercise the write branch too
         s3.client.put_object(
             Bucket=s3.bucket,
-            Key="usageintel/license-keys/inbox/insert.csv",
+            Key=layout.license_keys_inbox_key("usageintel", "insert"),
             Body=b"licenseKey,licenseType\nSESSION-KEY-1,purchased\n",
         )
     dagrun = run_dag(dag_id, folder=DAGS_EXAMPLES, logical_date=EXAMPLE_RUNS[dag_id])

@@ -27,6 +27,12 @@ def s3_uri(bucket: str, key: str) -> str:
     return f"s3://{bucket}/{key}"
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/path/key`` (an Asset's URI, ``keys_s3_uri``...) as ``(bucket, "path/key")``."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
 def record_objects(
     context: Mapping[str, Any], asset_alias: str | None, objects: list[tuple[str, str, dict[str, Any]]]
 ) -> int:

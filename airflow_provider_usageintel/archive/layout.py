@@ -1,7 +1,8 @@
 """Where objects land in S3, what metadata they carry, and which keys are acceptable at all.
 
 Every key the project writes is spelled here and nowhere else: data files, open
-files, indexes, run manifests, reports and exports (the lake's in ``lake_layout``).
+files, indexes, run manifests, reports and exports, the example DAGs' load catalogs
+and license key files (the lake's in ``lake_layout``).
 Operators, example DAGs, the demo and the tests call these functions, so a change
 of layout is a change of this module (and of docs/s3-layout.md). Every transfer
 checks its prefixes, templates and keys here, and only here: a key never leaves the
@@ -58,6 +59,11 @@ REPORTS_DIR = "reports"
 #: client-property exports, one object per export day.
 CLIENTS_DIR = "clients"
 CLIENT_PROPERTIES_NAME = "client_properties.ndjson.gz"
+#: catalogs of verified objects for a warehouse load (the archive-verify example DAG), one per run.
+CATALOG_DIR = "_catalog"
+#: license key files: the inbox (files to apply), those applied, and daily registry snapshots.
+LICENSE_KEYS_DIR = "license-keys"
+INBOX, PROCESSED, REGISTRY = "inbox", "processed", "registry"
 MAX_KEY_BYTES = 1024
 SEGMENTS_RULE = "names separated by '/', no empty, '.' or '..' segment, no control character"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -208,6 +214,35 @@ def fusionauth_report_key(prefix: str, report: str, start: dt.datetime, end: dt.
 def fusionauth_snapshot_key(prefix: str, report: str, moment: dt.datetime) -> str:
     """A report without a window (``totals``): keyed by the moment the run is due, in UTC."""
     return f"{prefix.rstrip('/')}/{report}/{moment.astimezone(dt.timezone.utc):{EVENTS_KEY_TIME}}.json"
+
+
+def catalog_key(prefix: str, name: str) -> str:
+    """A load catalog: the objects one verification run checked, for the warehouse to load."""
+    return _under(prefix, CATALOG_DIR, f"{name}.json")
+
+
+def license_keys_prefix(prefix: str, folder: str) -> str:
+    """One folder of the license key files: :data:`INBOX`, :data:`PROCESSED` or :data:`REGISTRY`."""
+    if folder not in (INBOX, PROCESSED, REGISTRY):
+        raise UsageIntelligenceValidationError(
+            f"folder: {folder!r} is not allowed (allowed: {allowed((INBOX, PROCESSED, REGISTRY))})"
+        )
+    return _under(prefix, LICENSE_KEYS_DIR, folder)
+
+
+def license_keys_inbox_key(prefix: str, action: str) -> str:
+    """Where the sales system drops the keys of one action (``insert`` or ``update``), as CSV."""
+    return _under(prefix, LICENSE_KEYS_DIR, INBOX, f"{action}.csv")
+
+
+def license_keys_processed_key(prefix: str, stamp: str, action: str) -> str:
+    """Where an applied inbox file goes, named by the run that applied it: never applied twice."""
+    return _under(prefix, LICENSE_KEYS_DIR, PROCESSED, f"{stamp}-{action}.csv")
+
+
+def license_keys_registry_key(prefix: str, day: str) -> str:
+    """The day's snapshot of the whole license key registry (gzipped NDJSON)."""
+    return _under(prefix, LICENSE_KEYS_DIR, REGISTRY, f"{day}.ndjson.gz")
 
 
 def common_prefix(keys: Iterable[str]) -> str:

@@ -68,6 +68,11 @@ class ObjectHead:
     metadata: dict[str, str]
 
 
+def _head(answer: Mapping[str, Any]) -> ObjectHead:
+    """The :class:`ObjectHead` of a ``HeadObject`` or ``GetObject`` answer."""
+    return ObjectHead(int(answer["ContentLength"]), str(answer["ETag"]), dict(answer.get("Metadata", {})))
+
+
 def error_code(exc: BaseException) -> str:
     """The S3 error code of a botocore ``ClientError`` (``""`` for anything else)."""
     response = getattr(exc, "response", None) or {}
@@ -123,8 +128,7 @@ class ArchiveS3Hook(S3Hook):
 
     def head(self, bucket: str, key: str) -> ObjectHead:
         """Size, ETag and user metadata of one object; raises botocore's error when it is missing."""
-        answer = self.get_conn().head_object(Bucket=bucket, Key=key)
-        return ObjectHead(int(answer["ContentLength"]), str(answer["ETag"]), dict(answer.get("Metadata", {})))
+        return _head(self.get_conn().head_object(Bucket=bucket, Key=key))
 
     def head_if_exists(self, bucket: str, key: str) -> ObjectHead | None:
         """Like :meth:`head`, ``None`` for a missing object."""
@@ -148,6 +152,15 @@ class ArchiveS3Hook(S3Hook):
                 return None
             raise
         return body
+
+    def open_object(self, bucket: str, key: str) -> tuple[ObjectHead, Any]:
+        """An object's head and a streaming body of all its bytes, from one GET: the two always agree.
+
+        For reading an object whole without holding it (checking its SHA-256); the caller
+        closes the body.
+        """
+        answer = self.get_conn().get_object(Bucket=bucket, Key=key)
+        return _head(answer), answer["Body"]
 
     def open_range(self, bucket: str, key: str, start: int, end: int, etag: str) -> Any:
         """A streaming body of bytes ``start`` to ``end`` (inclusive) of the object, if it still has ``etag``.
@@ -176,7 +189,14 @@ class ArchiveS3Hook(S3Hook):
         )
 
     def delete(self, bucket: str, key: str) -> None:
+        """Remove one object; removing one that does not exist is not an error (S3 answers 204)."""
         self.get_conn().delete_object(Bucket=bucket, Key=key)
+
+    def copy(self, bucket: str, source_key: str, target_key: str) -> None:
+        """Copy an object within the bucket, metadata included, server-side (one request up to 5 GiB)."""
+        self.get_conn().copy_object(
+            Bucket=bucket, Key=target_key, CopySource={"Bucket": bucket, "Key": source_key}
+        )
 
     def upload_stream(self, bucket: str, key: str, chunks: Iterable[bytes], **options: Any) -> UploadedObject:
         """Stream ``chunks`` into one object that appears only when complete (see archive/upload.py)."""
@@ -220,11 +240,13 @@ class ArchiveS3Hook(S3Hook):
         return part
 
     def complete_upload(self, bucket: str, key: str, upload_id: str, parts: list[dict[str, Any]]) -> None:
+        """Join ``parts`` (from :meth:`upload_part`, in order) into the object, which appears now."""
         self.get_conn().complete_multipart_upload(
             Bucket=bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts}
         )
 
     def abort_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        """Drop an unfinished upload and the parts S3 holds (and bills) for it."""
         self.get_conn().abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
 
     def incomplete_uploads(self, bucket: str, prefix: str) -> Iterator[dict[str, Any]]:

@@ -49,15 +49,13 @@ class ClientPropertiesLakeWriter(PartitionWriter):
         partition = client_properties_partition(self.lake_prefix, product_id, day)
         started = time.monotonic()
         run = PartitionRun(header=[c.header for c in columns])
-        head = self.s3.head_object(Bucket=self.source_bucket, Key=export_key)
-        raw = S3File(
-            self.s3, self.source_bucket, export_key, size=int(head["ContentLength"]), etag=head["ETag"]
-        )
+        head = self.s3.head(self.source_bucket, export_key)
+        raw = S3File(self.s3, self.source_bucket, export_key, size=head.size, etag=head.etag)
         upload = StreamingUpload(
             self.s3,
             self.lake_bucket,
             partition.parquet_key,
-            metadata={"source-key": export_key, "source-etag": str(head["ETag"]).strip('"')},
+            metadata={"source-key": export_key, "source-etag": head.etag.strip('"')},
             part_size=self.part_size,
             max_inflight=1,
             content_type="application/vnd.apache.parquet",
@@ -76,8 +74,8 @@ class ClientPropertiesLakeWriter(PartitionWriter):
             "partition": {"product_id": product_id, "date": day},
             "source": {
                 "key": export_key,
-                "etag": head["ETag"],
-                "size": int(head["ContentLength"]),
+                "etag": head.etag,
+                "size": head.size,
                 "sha256": run.sha256,
             },
             "parquet": {"key": partition.parquet_key, "bytes": uploaded.size, "rows": counts.parquet},

@@ -6,19 +6,23 @@ as it is written: Athena queries need no crawler and no ``MSCK REPAIR TABLE``.
 Columns come from the schema table (lake/schema.py); a column found by schema
 drift is appended as a string, the one change Parquet tables take without
 rewriting data. Every call is idempotent: registering a partition that exists
-changes nothing, so a re-run also repairs a catalog that missed some.
+changes nothing, so a re-run also repairs a catalog that missed some. This module is
+the policy (what a table and a partition are); the Glue calls are the
+:class:`~airflow_provider_usageintel.hooks.glue.LakeCatalogHook`'s.
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.files import FileKind, Frequency
 from airflow_provider_usageintel.archive.lake_layout import Partition, dataset_name
 from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
 from airflow_provider_usageintel.lake.schema import SCHEMAS, ColumnType, lake_name
+
+if TYPE_CHECKING:
+    from airflow_provider_usageintel.hooks.glue import LakeCatalogHook
 
 DEFAULT_DATABASE = "usageintel"
 DEFAULT_TABLE_TEMPLATE = "{dataset}"
@@ -26,8 +30,9 @@ TABLE_FIELDS = ("dataset", "file_kind", "frequency")
 PARQUET_INPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
 PARQUET_OUTPUT = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 PARQUET_SERDE = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
-#: BatchCreatePartition takes at most this many partitions a call.
-BATCH = 100
+DATABASE_DESCRIPTION = "Product-usage analytics lake (airflow-provider-usageintel)"
+#: the error code Glue gives a partition that is registered already (not a failure: re-runs add it again).
+ALREADY_EXISTS = "AlreadyExistsException"
 
 
 def check_glue_names(database: object, table_template: object) -> None:
@@ -95,13 +100,13 @@ class GlueCatalog:
 
     def __init__(
         self,
-        client: Any,
+        glue: LakeCatalogHook,
         bucket: str,
         database: str = DEFAULT_DATABASE,
         table_template: str = DEFAULT_TABLE_TEMPLATE,
         compression: str = "snappy",
     ) -> None:
-        self.client = client
+        self.glue = glue
         self.bucket = bucket
         self.database = database
         self.table_template = table_template
@@ -115,13 +120,7 @@ class GlueCatalog:
     def ensure_database(self) -> None:
         if self._databases_checked:
             return
-        with contextlib.suppress(self.client.exceptions.AlreadyExistsException):
-            self.client.create_database(
-                DatabaseInput={
-                    "Name": self.database,
-                    "Description": "Product-usage analytics lake (airflow-provider-usageintel)",
-                }
-            )
+        self.glue.ensure_database(self.database, DATABASE_DESCRIPTION)
         self._databases_checked = True
 
     def ensure_table(
@@ -138,19 +137,19 @@ class GlueCatalog:
         self.ensure_database()
         name = self.table(partition)
         wanted = columns if columns is not None else table_columns(partition.file_kind, extra_columns)
-        try:
-            current = self.client.get_table(DatabaseName=self.database, Name=name)["Table"]
-        except self.client.exceptions.EntityNotFoundException:
-            self.client.create_table(
-                DatabaseName=self.database, TableInput=self._table_input(partition, name, wanted)
-            )
-            return name
+        current = self.glue.table(self.database, name)
+        if current is None:
+            if self.glue.create_table(self.database, self._table_input(partition, name, wanted)):
+                return name
+            current = self.glue.table(self.database, name)  # created meanwhile by a concurrent run
+            if current is None:  # pragma: no cover - created, then dropped at once
+                raise UsageIntelligenceGlueError(f"Glue {self.database}.{name}: table vanished")
         have = {c["Name"] for c in current.get("StorageDescriptor", {}).get("Columns", [])}
         missing = [c for c in wanted if c["Name"] not in have]
         if missing:
             columns = [*current["StorageDescriptor"]["Columns"], *missing]
             table_input = self._table_input(partition, name, columns)
-            self.client.update_table(DatabaseName=self.database, TableInput=table_input)
+            self.glue.update_table(self.database, table_input)
         return name
 
     def _table_input(self, partition: Partition, name: str, columns: list[dict[str, str]]) -> dict[str, Any]:
@@ -183,22 +182,15 @@ class GlueCatalog:
         by_table: dict[str, list[Partition]] = {}
         for partition in partitions:
             by_table.setdefault(self.table(partition), []).append(partition)
-        added = 0
-        for table, items in by_table.items():
-            for start in range(0, len(items), BATCH):
-                added += self._batch(table, items[start : start + BATCH])
-        return added
+        return sum(self._add(table, items) for table, items in by_table.items())
 
-    def _batch(self, table: str, partitions: list[Partition]) -> int:
+    def _add(self, table: str, partitions: list[Partition]) -> int:
         inputs = [
             {"Values": p.values, "StorageDescriptor": self._storage(f"s3://{self.bucket}/{p.prefix}")}
             for p in partitions
         ]
-        answer = self.client.batch_create_partition(
-            DatabaseName=self.database, TableName=table, PartitionInputList=inputs
-        )
-        errors = answer.get("Errors", [])
-        real = [e for e in errors if e.get("ErrorDetail", {}).get("ErrorCode") != "AlreadyExistsException"]
+        errors = self.glue.add_partitions(self.database, table, inputs)
+        real = [e for e in errors if e.get("ErrorDetail", {}).get("ErrorCode") != ALREADY_EXISTS]
         if real:
             detail = real[0].get("ErrorDetail", {})
             raise UsageIntelligenceGlueError(

@@ -8,21 +8,28 @@ read instead of mixing two versions.
 While the zip is read front to back, the blocks are also hashed in order;
 :meth:`S3File.sha256` hashes whatever was not read in order (the central
 directory at the end) and returns the SHA-256 of the whole object, the
-identity the archive index and manifests record.
+identity the archive index and manifests record. Every request goes through
+:class:`~airflow_provider_usageintel.hooks.s3.ArchiveS3Hook`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from airflow_provider_usageintel.exceptions import UsageIntelligenceTransferError
+from airflow_provider_usageintel.hooks.s3 import error_code
+
+if TYPE_CHECKING:
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 
 #: what ``readinto`` and the final hashing read at once.
 READ_SIZE = 1024 * 1024
+#: what S3 answers a read pinned to an ETag the object no longer has.
+CHANGED = ("PreconditionFailed", "412")
 
 
 class S3File(io.RawIOBase):
@@ -35,7 +42,7 @@ class S3File(io.RawIOBase):
 
     def __init__(
         self,
-        client: Any,
+        s3: ArchiveS3Hook,
         bucket: str,
         key: str,
         *,
@@ -43,12 +50,12 @@ class S3File(io.RawIOBase):
         etag: str | None = None,
     ) -> None:
         super().__init__()
-        self.client = client
+        self.s3 = s3
         self.bucket = bucket
         self.key = key
         if size is None or etag is None:
-            head = client.head_object(Bucket=bucket, Key=key)
-            size, etag = int(head["ContentLength"]), str(head["ETag"])
+            head = s3.head(bucket, key)
+            size, etag = head.size, head.etag
         self.size = size
         self.etag = etag
         self.requests = 0
@@ -108,16 +115,13 @@ class S3File(io.RawIOBase):
         self._drop()
         self.requests += 1
         try:
-            answer = self.client.get_object(
-                Bucket=self.bucket, Key=self.key, Range=f"bytes={start}-{self.size - 1}", IfMatch=self.etag
-            )
+            self._body = self.s3.open_range(self.bucket, self.key, start, self.size - 1, self.etag)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("PreconditionFailed", "412"):
+            if error_code(exc) in CHANGED:
                 raise UsageIntelligenceTransferError(
                     f"s3://{self.bucket}/{self.key} changed while it was read (ETag is no longer {self.etag})"
                 ) from None
             raise
-        self._body = answer["Body"]
         self._body_pos = start
 
     def _drop(self) -> None:

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -44,6 +44,9 @@ from airflow_provider_usageintel.lake.convert import BatchConverter
 from airflow_provider_usageintel.lake.index import LakeIndex
 from airflow_provider_usageintel.lake.reader import S3File
 from airflow_provider_usageintel.lake.schema import NULL_VALUES, SCHEMA_VERSION, Resolved, resolve
+
+if TYPE_CHECKING:
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 
 #: CSV read per block: each block becomes one Parquet row group (about 18,000 rows of these files).
 #: Memory is about ten times this (blocks read ahead, Arrow arrays, Parquet encoding, upload parts).
@@ -182,7 +185,7 @@ class PartitionWriter:
 
     def __init__(
         self,
-        s3: Any,
+        s3: ArchiveS3Hook,
         source_bucket: str,
         lake_bucket: str,
         lake_prefix: str,
@@ -337,7 +340,7 @@ class PartitionWriter:
     def _write_rejects(self, partition: Partition, run: PartitionRun) -> dict[str, Any] | None:
         """Upload the rejects (or remove those of an earlier version of the partition)."""
         if run.rejects is None:
-            self.s3.delete_object(Bucket=self.lake_bucket, Key=partition.rejects_key)
+            self.s3.delete(self.lake_bucket, partition.rejects_key)
             return None
         text, _ = run.rejects_writer
         text.flush()
@@ -359,7 +362,7 @@ class PartitionWriter:
 
     def _put_json(self, key: str, body: dict[str, Any]) -> None:
         data = json.dumps(body, indent=2, sort_keys=True).encode()
-        self.s3.put_object(Bucket=self.lake_bucket, Key=key, Body=data, ContentType="application/json")
+        self.s3.put_bytes(self.lake_bucket, key, data, content_type="application/json")
 
 
 def _file_chunks(file: Any, size: int) -> Iterator[bytes]:
@@ -549,11 +552,8 @@ class LakeSync:
         return self._indexes[key]
 
     def _list(self, prefix: str) -> dict[str, int]:
-        found: dict[str, int] = {}
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                found[item["Key"]] = int(item["Size"])
-        return found
+        """Size of every object under ``prefix``, by key."""
+        return {key: int(item["Size"]) for key, item in self.s3.list_objects(self.bucket, prefix).items()}
 
     def _skip_reason(
         self, source: SourceFile, partition: Partition, lake_index: LakeIndex, listed: dict[str, int]
@@ -573,14 +573,12 @@ class LakeSync:
     def _from_object(self, key: str, lake_index: LakeIndex) -> dict[str, Any] | None:
         """The Parquet object's own metadata, when the index does not vouch for it."""
         try:
-            head = self.s3.head_object(Bucket=self.bucket, Key=key)
-        except ClientError:
+            head = self.s3.head(self.bucket, key)
+        except ClientError:  # gone since the listing, or unreadable: the partition is written again
             return None
-        meta = head.get("Metadata", {})
-        if "source-etag" not in meta:
+        if "source-etag" not in head.metadata:
             return None
-        entry = lake_index.adopt(key, meta, int(head["ContentLength"]))
-        return entry
+        return lake_index.adopt(key, head.metadata, head.size)
 
     # -- writing ----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_usageintel.api.validation import request_problems
+from airflow_provider_usageintel.archive.assets import split_s3_uri
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
 from airflow_provider_usageintel.operators.base import (
     Problems,
@@ -122,8 +123,8 @@ class UsageIntelligenceLicenseKeysOperator(UsageIntelligenceBaseOperator):
 
     :param action: ``search``, ``insert`` or ``update``. (templated)
     :param keys: key objects to write, as a list (or a JSON string of one). (templated)
-    :param keys_s3_uri: ``s3://bucket/key`` of a JSON array or a CSV file with a header row,
-        read with the Amazon provider's S3Hook; an alternative to ``keys``. (templated)
+    :param keys_s3_uri: ``s3://bucket/key`` of a JSON array or a CSV file with a header row
+        (UTF-8), read through the provider's S3 hook; an alternative to ``keys``. (templated)
     :param aws_conn_id: AWS connection used to read ``keys_s3_uri``. (templated)
     :param search_request: body of a search (``filters``, ``sorting``, ``paging``). (templated)
     :param batch_size: keys per call: one write batch, or one page of a search.
@@ -217,10 +218,21 @@ class UsageIntelligenceLicenseKeysOperator(UsageIntelligenceBaseOperator):
 
     def read_keys(self, uri: str) -> list[dict[str, Any]]:
         """Keys from a JSON or CSV object in S3 (read only once the other arguments are valid)."""
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+        from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 
-        bucket, key = S3Hook.parse_s3_url(uri)
-        text = S3Hook(aws_conn_id=self.aws_conn_id).read_key(key, bucket)
+        bucket, key = split_s3_uri(uri)
+        s3 = ArchiveS3Hook(aws_conn_id=self.aws_conn_id, caller=type(self).__name__)
+        body = s3.read_bytes(bucket, key)
+        if body is None:
+            raise UsageIntelligenceValidationError(
+                f"keys_s3_uri: {uri} does not exist (allowed: the URI of an existing JSON or CSV object)"
+            )
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise UsageIntelligenceValidationError(
+                f"keys_s3_uri: {uri} is not UTF-8 text (byte {exc.start}; allowed: a UTF-8 JSON or CSV file)"
+            ) from None
         keys = parse_key_file(text, uri)
         self.log.info("Read %d license keys from %s", len(keys), uri)
         return keys
@@ -263,7 +275,7 @@ class UsageIntelligenceLicenseKeysOperator(UsageIntelligenceBaseOperator):
 def check_s3_uri(uri: object, field: str = "keys_s3_uri") -> str:
     """``s3://bucket/key`` with both parts, checked without any call."""
     text = uri if isinstance(uri, str) else ""
-    bucket, _, key = text.removeprefix("s3://").partition("/")
+    bucket, key = split_s3_uri(text)
     if not text.startswith("s3://") or not bucket or not key or key.endswith("/"):
         raise UsageIntelligenceValidationError(
             f"{field}: {uri!r} is not an S3 object URI (allowed: s3://bucket/path/to/keys.csv or .json)"

@@ -44,6 +44,7 @@ from airflow_provider_usageintel.transfers.destination import (
 )
 
 if TYPE_CHECKING:
+    from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
     from airflow_provider_usageintel.lake.glue import GlueCatalog
     from airflow_provider_usageintel.lake.writer import LakeSync, SourceFile
 
@@ -116,7 +117,7 @@ def record_from_name(name: str, kind: FileKind, product_id: str) -> FileRecord |
 
 
 def lake_sync(
-    s3: Any,
+    s3: ArchiveS3Hook,
     source_bucket: str,
     lake_prefix: str,
     settings: Mapping[str, Any],
@@ -145,11 +146,10 @@ def glue_catalog(
     """The Glue catalog of these settings, or ``None`` without a database."""
     if not settings["glue_database"]:
         return None
-    from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
-
+    from airflow_provider_usageintel.hooks.glue import LakeCatalogHook
     from airflow_provider_usageintel.lake.glue import GlueCatalog
 
-    glue = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="glue").get_conn()
+    glue = LakeCatalogHook(aws_conn_id=aws_conn_id)
     return GlueCatalog(
         glue, lake_bucket, settings["glue_database"], settings["glue_table_template"], settings["compression"]
     )
@@ -186,12 +186,9 @@ def sources_from_listing(
     return sources
 
 
-def list_objects(s3: Any, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        for item in page.get("Contents", []):
-            found[item["Key"]] = item
-    return found
+def list_objects(s3: ArchiveS3Hook, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
+    """The archive's objects under ``prefix`` by key (``Size``, ``ETag``): what lake sources are made of."""
+    return s3.list_objects(bucket, prefix)
 
 
 def lake_after_archive(

@@ -243,7 +243,7 @@ def test_only_stale_uploads_of_the_tasks_own_keys_are_aborted(s3):
 
     def abort_at(now: dt.datetime) -> list:
         return abort_stale_uploads(
-            s3.client, s3.bucket, space.prefix, space.owns, dt.timedelta(hours=1), now=now
+            s3.hook, s3.bucket, space.prefix, space.owns, dt.timedelta(hours=1), now=now
         )
 
     assert abort_at(initiated + dt.timedelta(minutes=59)) == []
