@@ -117,8 +117,7 @@ class S3Target:
         return list(self.client.list_multipart_uploads(Bucket=self.bucket).get("Uploads", []))
 
 
-@pytest.fixture
-def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> S3Target:
+def new_bucket(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> S3Target:
     """A fresh bucket on the moto server, and ``aws_default`` pointing at it."""
     import boto3
 
@@ -130,3 +129,9 @@ def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> S3Target:
     bucket = f"archive-{uuid.uuid4().hex[:12]}"
     client.create_bucket(Bucket=bucket)
     return S3Target(client, bucket, s3_server)
+
+
+@pytest.fixture
+def s3(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> S3Target:
+    """A fresh bucket on the moto server, and ``aws_default`` pointing at it."""
+    return new_bucket(s3_server, monkeypatch)
