@@ -1,4 +1,5 @@
-"""Parsing a DAG file that uses the provider loads neither boto3, the Amazon provider nor the emulator.
+"""Parsing a DAG file that uses the provider loads neither boto3, the Amazon provider nor the emulator,
+and no import of the provider's touches the network.
 
 The scheduler's DAG processor re-imports DAG files all day, so what they import at
 module level is paid on every parse. boto3 and the Amazon provider's S3 hook load
@@ -42,6 +43,8 @@ LAKE_INTERNALS = (
     "airflow_provider_usageintel.lake.schema",
 )
 S3_HOOK = "airflow_provider_usageintel.hooks.s3"
+#: heavy, but it too must import without touching the network.
+EMULATOR = "airflow_provider_usageintel.emulator"
 #: what Airflow's providers manager loads of every installed provider: its metadata only.
 PROVIDER_METADATA = {
     f"airflow.providers.{name}{module}"
@@ -50,8 +53,14 @@ PROVIDER_METADATA = {
 }
 
 PROBE = """
-import importlib, importlib.util, json, sys
+import importlib, importlib.util, json, socket, sys
 heavy = json.loads(sys.stdin.read())
+
+def refuse(*args, **kwargs):
+    raise AssertionError("network used at import time")
+
+socket.socket.connect = refuse
+socket.create_connection = refuse
 
 def loaded():
     return {m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in heavy)}
@@ -70,7 +79,8 @@ print(json.dumps(found))
 
 
 def heavy_modules_after_importing(*targets: str) -> dict[str, set[str]]:
-    """For each target in turn, the heavy modules its import added (one interpreter for all)."""
+    """For each target in turn, the heavy modules its import added (one interpreter for all, where
+    opening a connection fails the import)."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *targets],
         input=json.dumps(HEAVY),
@@ -101,14 +111,14 @@ def dag_files() -> list[str]:
 
 @pytest.fixture(scope="module")
 def probed() -> dict[str, set[str]]:
-    """Every check's imports in one interpreter (its start is most of the cost). The S3 hook
-    comes last: it loads what the others must not."""
-    return heavy_modules_after_importing(*dag_files(), *public_modules(), *LAKE_INTERNALS, S3_HOOK)
+    """Every check's imports in one interpreter (its start is most of the cost). The S3 hook and
+    the emulator come last: they load what the others must not."""
+    return heavy_modules_after_importing(*dag_files(), *public_modules(), *LAKE_INTERNALS, S3_HOOK, EMULATOR)
 
 
 def test_parsing_the_example_dags_and_importing_the_public_modules_loads_nothing_heavy(probed):
     light = [*dag_files(), *public_modules(), *LAKE_INTERNALS]
-    assert set(probed) == {*light, S3_HOOK}
+    assert set(probed) == {*light, S3_HOOK, EMULATOR}  # and none of them touched the network
     assert {target: probed[target] for target in light if probed[target]} == {}
 
 
