@@ -10,20 +10,28 @@ import argparse
 import datetime as dt
 import json
 import os
-import socket
+import select
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
 
 LISTENING = "Usage Intelligence emulator listening on "
+MOTO_LISTENING = "moto S3 server listening on "
 TODAY = "2024-03-15"
+#: a server that has said nothing after this long is stuck, not slow: starting takes seconds
+#: on an idle machine and a few times that on a loaded one.
+START_TIMEOUT_S = 600.0
+
+
+class ServerFailed(RuntimeError):
+    """A benchmark server did not start."""
 
 
 @dataclass(frozen=True)
@@ -59,12 +67,6 @@ class Emulator:
         )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _stop(process: subprocess.Popen[Any]) -> None:
     process.terminate()
     try:
@@ -72,6 +74,27 @@ def _stop(process: subprocess.Popen[Any]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def _announced(process: subprocess.Popen[str], prefix: str, what: str, log: Path | None = None) -> str:
+    """The rest of the first line ``process`` prints, which must start with ``prefix``.
+
+    The server prints it once it listens, so there is nothing to poll and no port to guess;
+    how long that takes depends on the machine's load, so only a stuck server times out.
+    """
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT_S)
+    line = process.stdout.readline() if ready else ""
+    if line.startswith(prefix):
+        return line[len(prefix) :].strip()
+    state = f"exited with {process.poll()}" if ready else f"said nothing in {START_TIMEOUT_S:.0f} s"
+    output = _tail(log) if log is not None else ""
+    raise ServerFailed(f"{what} did not start ({state}; first line {line!r}){output}")
+
+
+def _tail(log: Path, lines: int = 20) -> str:
+    text = log.read_text(errors="replace").splitlines()[-lines:] if log.exists() else []
+    return "".join(f"\n  {line}" for line in text)
 
 
 @contextmanager
@@ -83,12 +106,9 @@ def emulator(days: int, file_size_kb: int, clients: int = 300, page_size: int = 
         [sys.executable, "-m", "benchmarks.servers", *args], stdout=subprocess.PIPE, text=True
     )
     try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith(LISTENING):
-            raise RuntimeError(f"emulator did not start: {line!r}")
+        url = _announced(process, LISTENING, "the emulator")
         config = {"days": days, "file_size_kb": file_size_kb, "clients": clients, "product_id": "1234567890"}
-        yield Emulator(line[len(LISTENING) :].strip(), config)
+        yield Emulator(url, config)
     finally:
         _stop(process)
 
@@ -98,19 +118,20 @@ def moto_s3() -> Iterator[str]:
     """moto's S3 server process on a free loopback port; yields its endpoint URL.
 
     It runs as :mod:`benchmarks.moto_server`: moto without its per-object timestamp re-parsing.
+    Its request log goes to a file, shown if it fails to start.
     """
-    port = free_port()
     with tempfile.TemporaryDirectory(prefix="usageintel-moto-") as tmp:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={**os.environ, "MOTO_RECORDER_FILEPATH": os.path.join(tmp, "requests.jsonl")},
-        )
-        url = f"http://127.0.0.1:{port}"
+        log = Path(tmp) / "moto.log"
+        with log.open("w") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.moto_server"],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env={**os.environ, "MOTO_RECORDER_FILEPATH": os.path.join(tmp, "requests.jsonl")},
+            )
         try:
-            _wait_until_up(url)
-            yield url
+            yield _announced(process, MOTO_LISTENING, "moto's S3 server", log)
         finally:
             _stop(process)
 
@@ -138,17 +159,6 @@ def s3_requests(endpoint: str) -> Iterator[list[tuple[str, str]]]:
         recording = requests.get(f"{recorder}/download-recording", timeout=30)
         recording.raise_for_status()
         seen.extend((entry["method"], entry["url"]) for entry in map(json.loads, recording.text.splitlines()))
-
-
-def _wait_until_up(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:  # not listening yet, or still importing
-            time.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up within {timeout:.0f} s")
 
 
 #: botocore's client config of every S3 contender. moto listens on plain HTTP, where botocore

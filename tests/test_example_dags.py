@@ -3,6 +3,8 @@
 Each runs with ``dag.test()`` against the emulator (today 2024-03-15) and moto's S3
 server, with logical dates chosen so that the files and report windows exist, and once
 more as the UI's Trigger button runs it: without a logical date, dated by ``run_after``.
+Every run must also end every API session it opened (see :meth:`Examples.run`), and
+what ``make demo`` checks after its runs is checked here on the same runs.
 """
 
 from __future__ import annotations
@@ -12,12 +14,17 @@ import gzip
 import hashlib
 import json
 import socket
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
 
+from airflow_provider_usageintel import demo
 from airflow_provider_usageintel.archive import layout
 from tests.airflow_utils import DAGS_FOLDER, run_dag, task_states, xcom
+from tests.conftest import S3Target
 
 DAGS_EXAMPLES = Path(__file__).resolve().parent.parent / "dags_examples"
 PRODUCT = "1234567890"
@@ -28,6 +35,14 @@ USAGEINTEL_DAGS = {
     "usageintel_client_properties_export",
     "usageintel_license_key_sync",
     "usageintel_archive_verify",
+}
+#: examples that talk to Usage Intelligence, so log in at least once per run.
+LOGGING_IN = {
+    "usageintel_daily_archive",
+    "usageintel_monthly_archive",
+    "usageintel_weekly_reports",
+    "usageintel_client_properties_export",
+    "usageintel_license_key_sync",
 }
 LOCAL_BUNDLE = "airflow.dag_processing.bundles.local.LocalDagBundle"
 
@@ -42,8 +57,47 @@ def load_bag():
     return DagBag(dag_folder=str(DAGS_EXAMPLES))
 
 
+def open_client_connections(emulator) -> list:
+    """This process's TCP connections to the emulator that are still established (client side)."""
+    return [
+        c
+        for c in psutil.Process().net_connections(kind="tcp")
+        if c.raddr and c.raddr.port == emulator.port and c.status == psutil.CONN_ESTABLISHED
+    ]
+
+
+@dataclass
+class Examples:
+    """The bucket the examples write to, and the emulators their connections point at (Usage
+    Intelligence's first)."""
+
+    s3: S3Target
+    emulators: list[Any]
+
+    def run(self, dag_id: str, logical_date: dt.datetime | None, **kwargs: Any):
+        """``dag.test()`` of an example: every task succeeds or is skipped, and every session ends.
+
+        The Usage Intelligence API limits concurrent sessions per account, so each login must
+        have its logout: the emulator counts both. Fluid Topics and FusionAuth authenticate with
+        API keys, so ending the session means closing the sockets: no client connection to an
+        emulator may stay open after a run.
+        """
+        usageintel = self.emulators[0]
+        usageintel.control.reset()  # the counts are this run's
+        dagrun = run_dag(dag_id, folder=DAGS_EXAMPLES, logical_date=logical_date, **kwargs)
+        states = task_states(dagrun)
+        assert set(states.values()) <= {"success", "skipped"}, states
+        counts = usageintel.control.sessions()
+        assert counts["logins"] == counts["logouts"], counts
+        assert counts["open"] == 0, counts
+        assert (counts["logins"] > 0) == (dag_id in LOGGING_IN), counts
+        for emulator in self.emulators:
+            assert open_client_connections(emulator) == [], (dag_id, emulator.url)
+        return dagrun, states
+
+
 @pytest.fixture
-def examples(airflow_db, ui_conn, usageintel_emulator, s3, monkeypatch):
+def examples(airflow_db, ui_conn, usageintel_emulator, s3, monkeypatch) -> Examples:
     """dag.test() syncs the configured bundles: add dags_examples as one; aim the Variables at the bucket."""
     bundles = [
         {"name": "usageintel-examples", "classpath": LOCAL_BUNDLE, "kwargs": {"path": str(DAGS_EXAMPLES)}},
@@ -51,14 +105,16 @@ def examples(airflow_db, ui_conn, usageintel_emulator, s3, monkeypatch):
     ]
     monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps(bundles))
     monkeypatch.setenv("AIRFLOW_VAR_USAGEINTEL_BUCKET", s3.bucket)
-    return s3
+    return Examples(s3, [usageintel_emulator])
 
 
-def run_example(dag_id: str, logical_date: dt.datetime, **kwargs):
-    dagrun = run_dag(dag_id, folder=DAGS_EXAMPLES, logical_date=logical_date, **kwargs)
-    states = task_states(dagrun)
-    assert set(states.values()) <= {"success", "skipped"}, states
-    return dagrun, states
+def assert_demo_verifies_every_object(s3: S3Target, monkeypatch) -> None:
+    """What ``make demo`` checks after its runs: every object in the bucket, manifests and archive
+    indexes too, hashes to the SHA-256 recorded for it (in its metadata or in the archive index)."""
+    monkeypatch.setattr(demo, "BUCKET", s3.bucket)
+    landed = demo.verify(s3.client)
+    assert sorted(item.key for item in landed) == s3.list_keys(include_index=True)
+    assert [item.key for item in landed if not item.verified] == []
 
 
 def assert_verified(s3, key: str) -> dict:
@@ -112,10 +168,10 @@ def test_verify_dag_is_scheduled_on_the_daily_archive_alias():
 # -- end-to-end runs --------------------------------------------------------------------------------
 
 
-def test_daily_archive_then_verify(examples):
-    s3 = examples
+def test_daily_archive_then_verify(examples, hook_logs, tmp_path, monkeypatch):
+    s3 = examples.s3
     # A daily run is due at the end of its day: the run of 2024-03-15 archives 2024-03-14.
-    dagrun, states = run_example("usageintel_daily_archive", utc(2024, 3, 15))
+    dagrun, states = examples.run("usageintel_daily_archive", utc(2024, 3, 15))
     assert {k: v for k, v in states.items() if k.startswith("archive_")} == {
         "archive_custom_events[0]": "success",
         "archive_exceptions[0]": "success",
@@ -136,10 +192,15 @@ def test_daily_archive_then_verify(examples):
         assert entry["sha256"] == meta["sha256"] and entry["new"] is True
         assert meta["source-start-date"] == "2024-03-14"
     assert xcom(dagrun, "write_manifest") == {"key": manifest_key, "files": 3, "bytes": manifest["bytes"]}
+    # make demo reads a run's outcome from Airflow's own output, as `airflow dags test` prints it
+    output = tmp_path / "usageintel_daily_archive.log"
+    output.write_text(hook_logs.text())
+    demo.check_dag_run(output, "usageintel_daily_archive")  # raises unless the run is said to succeed
+    assert_demo_verifies_every_object(s3, monkeypatch)
 
     # The downstream DAG checks every archived object against its checksum and catalogs it. A
     # manual run has no triggering events: it re-checks the alias's latest ones.
-    dagrun, _ = run_example("usageintel_archive_verify", utc(2024, 3, 15, 1), run_conf={"recent": 3})
+    dagrun, _ = examples.run("usageintel_archive_verify", utc(2024, 3, 15, 1), run_conf={"recent": 3})
     result = xcom(dagrun, "verify_and_catalog")
     assert result["objects"] == 3
     catalog_key = result["catalog"].removeprefix(f"s3://{s3.bucket}/")
@@ -148,10 +209,10 @@ def test_daily_archive_then_verify(examples):
 
 
 def test_daily_archive_rerun_skips_and_keeps_the_manifest_complete(examples):
-    s3 = examples
-    run_example("usageintel_daily_archive", utc(2024, 3, 15), run_conf={"day": "2024-03-13"})
+    s3 = examples.s3
+    examples.run("usageintel_daily_archive", utc(2024, 3, 15), run_conf={"day": "2024-03-13"})
     first = json.loads(s3.read(layout.manifest_key("usageintel", "daily", "2024-03-13")))
-    dagrun, _ = run_example("usageintel_daily_archive", utc(2024, 3, 16), run_conf={"day": "2024-03-13"})
+    dagrun, _ = examples.run("usageintel_daily_archive", utc(2024, 3, 16), run_conf={"day": "2024-03-13"})
     again = json.loads(s3.read(layout.manifest_key("usageintel", "daily", "2024-03-13")))
     assert [f["key"] for f in again["files"]] == [f["key"] for f in first["files"]]
     assert not any(f["new"] for f in again["files"])
@@ -159,8 +220,8 @@ def test_daily_archive_rerun_skips_and_keeps_the_manifest_complete(examples):
 
 
 def test_monthly_archive(examples):
-    s3 = examples
-    run_example("usageintel_monthly_archive", utc(2024, 3, 1))  # due on the 1st: February
+    s3 = examples.s3
+    examples.run("usageintel_monthly_archive", utc(2024, 3, 1))  # due on the 1st: February
     keys = s3.list_keys()
     for kind in ("custom_events", "exceptions"):
         manifest = json.loads(s3.read(layout.manifest_key("usageintel", "monthly", "2024-02", kind)))
@@ -171,9 +232,9 @@ def test_monthly_archive(examples):
         assert meta["source-start-date"] == "2024-02-01"
 
 
-def test_weekly_reports(examples):
-    s3 = examples
-    run_example("usageintel_weekly_reports", utc(2024, 3, 10))  # Sunday: the week 3 to 9 March
+def test_weekly_reports(examples, monkeypatch):
+    s3 = examples.s3
+    examples.run("usageintel_weekly_reports", utc(2024, 3, 10))  # Sunday: the week 3 to 9 March
     base = layout.reports_prefix("usageintel", "weekly", "2024-03-09")
     reports = [
         "basic_event_data_table",
@@ -195,11 +256,12 @@ def test_weekly_reports(examples):
     assert set(usage) >= {"activeDays", "sessions"}
     churn = json.loads(s3.read(f"{base}/churn_histogram_days.json"))
     assert churn["status"] == "OK" and sum(churn["results"].values()) >= 0
+    assert_demo_verifies_every_object(s3, monkeypatch)
 
 
 def test_client_properties_export(examples):
-    s3 = examples
-    dagrun, _ = run_example("usageintel_client_properties_export", utc(2024, 3, 10))
+    s3 = examples.s3
+    dagrun, _ = examples.run("usageintel_client_properties_export", utc(2024, 3, 10))
     key = layout.client_properties_key("usageintel", "2024-03-09")
     assert s3.list_keys() == [key]
     body = s3.read(key)
@@ -213,7 +275,7 @@ def test_client_properties_export(examples):
 
 
 def test_license_key_sync_applies_inbox_files_once_and_snapshots_the_registry(examples):
-    s3 = examples
+    s3 = examples.s3
     inbox = layout.license_keys_prefix("usageintel", layout.INBOX)
     s3.client.put_object(
         Bucket=s3.bucket,
@@ -225,7 +287,7 @@ def test_license_key_sync_applies_inbox_files_once_and_snapshots_the_registry(ex
         Key=layout.license_keys_inbox_key("usageintel", "update"),
         Body=b"licenseKey,installQuota\nEX-KEY-2,10\n",
     )
-    dagrun, states = run_example("usageintel_license_key_sync", utc(2024, 3, 15))
+    dagrun, states = examples.run("usageintel_license_key_sync", utc(2024, 3, 15))
     assert states["insert_keys"] == states["update_keys"] == "success"
     keys = s3.list_keys()
     assert not [k for k in keys if k.startswith(inbox)]
@@ -247,7 +309,7 @@ def test_license_key_sync_applies_inbox_files_once_and_snapshots_the_registry(ex
     assert registry["EX-KEY-2"]["installQuota"] == 10
 
     # Nothing in the inbox: both branches are skipped, the snapshot is still written.
-    dagrun, states = run_example("usageintel_license_key_sync", utc(2024, 3, 16))
+    dagrun, states = examples.run("usageintel_license_key_sync", utc(2024, 3, 16))
     assert states["insert_keys"] == states["update_keys"] == "skipped"
     assert xcom(dagrun, "export_registry")["keys"] == snapshot["keys"]
 
@@ -264,20 +326,22 @@ def manual(examples, usageintel_emulator_factory, usageintel_emulator, monkeypat
     live = usageintel_emulator_factory(today=dt.datetime.now(dt.timezone.utc).date())
     set_connection(monkeypatch, "fluid_topics_default", live.fluid_topics_connection_json(), {})
     set_connection(monkeypatch, "fusionauth_default", usageintel_emulator.fusionauth_connection_json(), {})
+    examples.emulators.append(live)
     return examples
 
 
-def run_manual(dag_id: str, run_after: dt.datetime | None = None, **kwargs):
+def run_manual(examples: Examples, dag_id: str, run_after: dt.datetime | None = None, **kwargs):
     """``dag.test(logical_date=None)``: no ds, no data_interval_*, only dag_run.run_after."""
-    dagrun = run_dag(dag_id, folder=DAGS_EXAMPLES, logical_date=None, run_after=run_after, **kwargs)
+    dagrun, states = examples.run(dag_id, None, run_after=run_after, **kwargs)
     assert dagrun.logical_date is None and dagrun.data_interval_end is None
-    states = task_states(dagrun)
-    assert set(states.values()) <= {"success", "skipped"}, states
     return dagrun, states
 
 
-def manual_daily_archive(s3) -> None:
-    dagrun, _ = run_manual("usageintel_daily_archive", utc(2024, 3, 15, 8))  # the day that closed: the 14th
+def manual_daily_archive(examples: Examples) -> None:
+    s3 = examples.s3
+    dagrun, _ = run_manual(
+        examples, "usageintel_daily_archive", utc(2024, 3, 15, 8)
+    )  # the day that closed: the 14th
     manifest = json.loads(s3.read(layout.manifest_key("usageintel", "daily", "2024-03-14")))
     assert [f["file_name"] for f in manifest["files"]] == [
         f"{PRODUCT}_cust_2024-03-14.zip",
@@ -287,22 +351,26 @@ def manual_daily_archive(s3) -> None:
     assert xcom(dagrun, "write_manifest")["files"] == 3
 
 
-def manual_archive_verify(s3) -> None:
-    run_manual("usageintel_daily_archive", utc(2024, 3, 15, 8))
-    dagrun, _ = run_manual("usageintel_archive_verify", utc(2024, 3, 15, 9), run_conf={"recent": 3})
+def manual_archive_verify(examples: Examples) -> None:
+    run_manual(examples, "usageintel_daily_archive", utc(2024, 3, 15, 8))
+    dagrun, _ = run_manual(examples, "usageintel_archive_verify", utc(2024, 3, 15, 9), run_conf={"recent": 3})
     assert xcom(dagrun, "verify_and_catalog")["objects"] == 3
 
 
-def manual_monthly_archive(s3) -> None:
-    run_manual("usageintel_monthly_archive", utc(2024, 3, 20, 8))  # the month that closed: February
+def manual_monthly_archive(examples: Examples) -> None:
+    s3 = examples.s3
+    run_manual(examples, "usageintel_monthly_archive", utc(2024, 3, 20, 8))  # the month that closed: February
     for kind in ("custom_events", "exceptions"):
         manifest = json.loads(s3.read(layout.manifest_key("usageintel", "monthly", "2024-02", kind)))
         [transferred] = manifest["transferred"]
         assert transferred["key"].startswith(f"usageintel/{PRODUCT}/{kind}/monthly/2024/02/")
 
 
-def manual_weekly_reports(s3) -> None:
-    run_manual("usageintel_weekly_reports", utc(2024, 3, 13, 10))  # a Wednesday: the week of 3 to 9 March
+def manual_weekly_reports(examples: Examples) -> None:
+    s3 = examples.s3
+    run_manual(
+        examples, "usageintel_weekly_reports", utc(2024, 3, 13, 10)
+    )  # a Wednesday: the week of 3 to 9 March
     base = layout.reports_prefix("usageintel", "weekly", "2024-03-09")
     assert len(s3.list_keys(base)) == 12
     answer = json.loads(s3.read(f"{base}/date_range.json"))  # the whole answer: result and all
@@ -310,19 +378,21 @@ def manual_weekly_reports(s3) -> None:
     assert sorted(days) == [f"2024-03-0{d}" for d in range(3, 10)]
 
 
-def manual_client_properties_export(s3) -> None:
-    dagrun, _ = run_manual("usageintel_client_properties_export", utc(2024, 3, 13, 10))
+def manual_client_properties_export(examples: Examples) -> None:
+    s3 = examples.s3
+    dagrun, _ = run_manual(examples, "usageintel_client_properties_export", utc(2024, 3, 13, 10))
     assert s3.list_keys() == [layout.client_properties_key("usageintel", "2024-03-09")]
     assert xcom(dagrun, "export_client_properties")["rows"] > 100
 
 
-def manual_license_key_sync(s3) -> None:
+def manual_license_key_sync(examples: Examples) -> None:
+    s3 = examples.s3
     s3.client.put_object(
         Bucket=s3.bucket,
         Key=layout.license_keys_inbox_key("usageintel", "insert"),
         Body=b"licenseKey,installQuota\nEX-M-1,2\n",
     )
-    dagrun, states = run_manual("usageintel_license_key_sync", utc(2024, 3, 15, 6, 30))
+    dagrun, states = run_manual(examples, "usageintel_license_key_sync", utc(2024, 3, 15, 6, 30))
     assert states["insert_keys"] == "success" and states["update_keys"] == "skipped"
     folder = layout.license_keys_prefix("usageintel", layout.PROCESSED)
     processed = [k for k in s3.list_keys() if k.startswith(f"{folder}/")]
@@ -332,10 +402,12 @@ def manual_license_key_sync(s3) -> None:
     )
 
 
-def manual_fluid_topics_events_archive(s3) -> None:
+def manual_fluid_topics_events_archive(examples: Examples) -> None:
     from airflow_provider_usageintel.archive.layout import FLUID_TOPICS_PREFIX, events_key
 
-    dagrun, _ = run_manual("fluid_topics_events_archive")  # run_after: now
+    s3 = examples.s3
+
+    dagrun, _ = run_manual(examples, "fluid_topics_events_archive")  # run_after: now
     summary = xcom(dagrun, "archive_events")
     today = dt.datetime.combine(dt.datetime.now(dt.timezone.utc).date(), dt.time(), dt.timezone.utc)
     yesterday = today - dt.timedelta(days=1)
@@ -344,8 +416,9 @@ def manual_fluid_topics_events_archive(s3) -> None:
     assert summary["rows"] > 0
 
 
-def manual_fusionauth_reports(s3) -> None:
-    dagrun, _ = run_manual("fusionauth_reports", utc(2024, 3, 15, 6))
+def manual_fusionauth_reports(examples: Examples) -> None:
+    s3 = examples.s3
+    dagrun, _ = run_manual(examples, "fusionauth_reports", utc(2024, 3, 15, 6))
     window = "2024-03-14T0000_2024-03-15T0000"
     assert s3.list_keys("fusionauth/") == sorted(
         [

@@ -94,24 +94,24 @@ def _run_id(s3) -> str:
     return prefixes.pop()
 
 
-def test_clock_advance_transfers_exactly_one_new_file_per_kind(airflow_db, ui_conn, usageintel_emulator, s3):
+def test_as_the_clock_advances_each_closed_day_and_month_is_transferred_once(
+    airflow_db, ui_conn, usageintel_emulator, s3
+):
     archive_run(s3)
+    # the next day: exactly one new file per kind
     usageintel_emulator.control.advance_days(1)
     manifests, _ = archive_run(s3)
     for kind in KINDS:
         names = [t["file_name"] for t in manifests[kind]["transferred"]]
         assert len(names) == 1 and names[0].endswith("2024-03-15.zip"), (kind, names)
-
-
-def test_month_end_produces_the_monthly_file(airflow_db, ui_conn, usageintel_emulator, s3):
-    archive_run(s3)
-    usageintel_emulator.control.advance_days(17)  # 2024-04-01: March has closed
+    # month end: the rest of March's days, and March's monthly file
+    usageintel_emulator.control.advance_days(16)  # 2024-04-01: March has closed
     manifests, _ = archive_run(s3)
     monthly = [
         t["file_name"] for t in manifests["custom_events"]["transferred"] if t["frequency"] == "monthly"
     ]
     assert monthly == ["1234567890_cust_2024-03-01_to_2024-03-31.zip"]
-    assert len(manifests["custom_events"]["transferred"]) == 17 + 1
+    assert len(manifests["custom_events"]["transferred"]) == 16 + 1
 
 
 def execute(operator, context=None):

@@ -3,7 +3,8 @@
 The example DAGs run with ``dag.test()`` in a fresh interpreter with an Airflow home
 of its own and the OpenLineage provider's file transport configured: the provider
 sets its listener up once per process from the configuration it finds, so this test
-process (where other tests ran Airflow without OpenLineage) cannot host it.
+process (where other tests ran Airflow without OpenLineage) cannot host it. One
+interpreter runs both examples, once for the module.
 """
 
 from __future__ import annotations
@@ -13,31 +14,40 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_usageintel.archive import layout
+from airflow_provider_usageintel.emulator.pytest_plugin import make_config
+from airflow_provider_usageintel.emulator.server import EmulatorServer
 from airflow_provider_usageintel.transfers.report_to_s3 import UsageIntelligenceReportToS3Operator
 from airflow_provider_usageintel.utils.lineage import lineage_of, operator_lineage
+from tests.conftest import S3Target, new_bucket, set_ui_connection
 from tests.test_example_dags import DAGS_EXAMPLES, LOCAL_BUNDLE
 from tests.test_fluid_topics import set_ft_connection
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = "1234567890"
+WEEKLY = "usageintel_weekly_reports"
+FLUID_TOPICS = "fluid_topics_events_archive"
 RUN = """
-import datetime as dt, sys
+import datetime as dt, pathlib, sys
 from tests.airflow_utils import migrate_db, run_dag, task_states
 migrate_db()
-dagrun = run_dag(sys.argv[1], folder=__import__("pathlib").Path(sys.argv[2]),
-                 logical_date=dt.datetime.fromisoformat(sys.argv[3]))
-states = set(task_states(dagrun).values())
-assert states <= {"success", "skipped"}, states
+folder, runs = pathlib.Path(sys.argv[1]), sys.argv[2:]
+for dag_id, logical_date in zip(runs[::2], runs[1::2]):
+    dagrun = run_dag(dag_id, folder=folder, logical_date=dt.datetime.fromisoformat(logical_date))
+    states = set(task_states(dagrun).values())
+    assert states <= {"success", "skipped"}, (dag_id, states)
 """
 
 
-def run_with_openlineage(dag_id: str, logical_date: str, events_file: Path) -> list[dict]:
-    """``dag.test()`` in a child interpreter; returns the OpenLineage events it emitted."""
+def run_with_openlineage(runs: list[tuple[str, str]], events_file: Path) -> list[dict]:
+    """``dag.test()`` of each ``(dag_id, logical_date)`` in one child interpreter; the OpenLineage
+    events they emitted."""
     env = {
         **os.environ,
         # an Airflow home of its own: the test session's database stays the test session's
@@ -50,7 +60,7 @@ def run_with_openlineage(dag_id: str, logical_date: str, events_file: Path) -> l
         "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True",
     }
     done = subprocess.run(
-        [sys.executable, "-c", RUN, dag_id, str(DAGS_EXAMPLES), logical_date],
+        [sys.executable, "-c", RUN, str(DAGS_EXAMPLES), *(arg for run in runs for arg in run)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -66,33 +76,55 @@ def datasets(event: dict, side: str) -> set[tuple[str, str]]:
     return {(d["namespace"], d["name"]) for d in event.get(side) or []}
 
 
-def completed(events: list[dict]) -> dict[str, dict]:
-    """Each task's COMPLETE event, by task id."""
+def completed(events: list[dict], dag_id: str) -> dict[str, dict]:
+    """Each task's COMPLETE event in the DAG, by task id."""
     return {
-        event["job"]["name"].rsplit(".", 1)[-1]: event
+        event["job"]["name"].removeprefix(f"{dag_id}."): event
         for event in events
-        if event["eventType"] == "COMPLETE" and "." in event["job"]["name"]
+        if event["eventType"] == "COMPLETE" and event["job"]["name"].startswith(f"{dag_id}.")
     }
 
 
-@pytest.fixture
-def examples(ui_conn, usageintel_emulator, s3, monkeypatch):
-    path = {"path": str(DAGS_EXAMPLES)}
-    bundle = {"name": "usageintel-examples", "classpath": LOCAL_BUNDLE, "kwargs": path}
-    monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([bundle]))
-    monkeypatch.setenv("AIRFLOW_VAR_USAGEINTEL_BUCKET", s3.bucket)
-    set_ft_connection(monkeypatch, usageintel_emulator)
-    return s3
+@dataclass
+class LineageRuns:
+    events: list[dict]
+    s3: S3Target
+    usageintel: EmulatorServer
+    fluid_topics: EmulatorServer
 
 
-def test_report_transfers_emit_the_report_read_and_the_objects_written(
-    examples, usageintel_emulator, tmp_path
-):
-    s3 = examples
-    events = run_with_openlineage("usageintel_weekly_reports", "2024-03-10T00:00:00+00:00", tmp_path / "ol")
-    tasks = completed(events)
-    api = f"usageintel://127.0.0.1:{usageintel_emulator.port}"
-    bucket = f"s3://{s3.bucket}"
+@pytest.fixture(scope="module")
+def lineage(s3_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LineageRuns]:
+    """The weekly reports and the Fluid Topics archive, run once with OpenLineage for this module.
+
+    Both in one interpreter: its start and its database's migration are most of a run's time.
+    The Fluid Topics client refuses windows more than a year back: yesterday, on an emulator of today.
+    """
+    today = dt.datetime.now(dt.timezone.utc).date()
+    with (
+        pytest.MonkeyPatch.context() as monkeypatch,
+        EmulatorServer(make_config()) as usageintel,
+        EmulatorServer(make_config(today=today)) as live,
+    ):
+        s3 = new_bucket(s3_server, monkeypatch)
+        set_ui_connection(monkeypatch, usageintel)
+        set_ft_connection(monkeypatch, live)
+        bundle = {
+            "name": "usageintel-examples",
+            "classpath": LOCAL_BUNDLE,
+            "kwargs": {"path": str(DAGS_EXAMPLES)},
+        }
+        monkeypatch.setenv("AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST", json.dumps([bundle]))
+        monkeypatch.setenv("AIRFLOW_VAR_USAGEINTEL_BUCKET", s3.bucket)
+        runs = [(WEEKLY, "2024-03-10T00:00:00+00:00"), (FLUID_TOPICS, f"{today}T00:00:00+00:00")]
+        events = run_with_openlineage(runs, tmp_path_factory.mktemp("lineage") / "ol")
+        yield LineageRuns(events, s3, usageintel, live)
+
+
+def test_report_transfers_emit_the_report_read_and_the_objects_written(lineage):
+    tasks = completed(lineage.events, WEEKLY)
+    api = f"usageintel://127.0.0.1:{lineage.usageintel.port}"
+    bucket = f"s3://{lineage.s3.bucket}"
     written = set()
     for report in ("date_range", "usage_distribution", "churn_histogram_days", "basic_event_data_table"):
         event = tasks[report]
@@ -101,23 +133,16 @@ def test_report_transfers_emit_the_report_read_and_the_objects_written(
         assert datasets(event, "outputs") == {(bucket, f"{base}.json"), (bucket, f"{base}.ndjson")}
     for event in tasks.values():
         written |= {name for namespace, name in datasets(event, "outputs") if namespace == bucket}
-    assert written == set(s3.list_keys())  # every object written, and nothing else
+    # every object written, and nothing else (beside the Fluid Topics run's)
+    assert written == set(lineage.s3.list_keys()) - set(lineage.s3.list_keys("fluid_topics/"))
 
 
-def test_fluid_topics_transfer_emits_the_events_endpoint_and_its_object(
-    examples, usageintel_emulator_factory, monkeypatch, tmp_path
-):
-    s3 = examples
-    # the Fluid Topics client refuses windows more than a year back: yesterday, on an emulator of today
-    today = dt.datetime.now(dt.timezone.utc).date()
-    live = usageintel_emulator_factory(today=today)
-    set_ft_connection(monkeypatch, live)
-    events = run_with_openlineage("fluid_topics_events_archive", f"{today}T00:00:00+00:00", tmp_path / "ol")
-    tasks = completed(events)
-    api = f"fluidtopics://127.0.0.1:{live.port}"
-    [key] = s3.list_keys("fluid_topics/")
+def test_fluid_topics_transfer_emits_the_events_endpoint_and_its_object(lineage):
+    tasks = completed(lineage.events, FLUID_TOPICS)
+    api = f"fluidtopics://127.0.0.1:{lineage.fluid_topics.port}"
+    [key] = lineage.s3.list_keys("fluid_topics/")
     assert datasets(tasks["archive_events"], "inputs") == {(api, "events")}
-    assert datasets(tasks["archive_events"], "outputs") == {(f"s3://{s3.bucket}", key)}
+    assert datasets(tasks["archive_events"], "outputs") == {(f"s3://{lineage.s3.bucket}", key)}
     assert datasets(tasks["count_searches"], "inputs") == {(api, "event_counts")}
     assert datasets(tasks["count_searches"], "outputs") == set()
 

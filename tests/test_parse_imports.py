@@ -1,10 +1,11 @@
-"""Parsing a DAG file that uses the provider loads neither boto3, the Amazon provider nor the emulator.
+"""Parsing a DAG file that uses the provider loads neither boto3, the Amazon provider nor the emulator,
+and no import of the provider's touches the network.
 
 The scheduler's DAG processor re-imports DAG files all day, so what they import at
 module level is paid on every parse. boto3 and the Amazon provider's S3 hook load
 inside ``execute`` (about 0.4 s otherwise); the emulator and its web stack only in
-tests and the demo. Each check runs in a fresh interpreter, since this test process
-has long imported all of them.
+tests and the demo; pyarrow only when the lake writes a partition. The checks run in
+one fresh interpreter, since this test process has long imported all of them.
 
 Airflow itself imports ``airflow.providers.amazon`` (the package and its
 ``get_provider_info``) when its providers manager reads every installed provider's
@@ -17,6 +18,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from airflow_provider_usageintel.get_provider_info import get_provider_info
 
@@ -33,6 +36,15 @@ HEAVY = (
     "openlineage",  # lineage is reported after execute, and only when the provider is installed
     "airflow.providers.openlineage",
 )
+#: what the lake's operators import at parse time besides the public modules: pyarrow (and pandas,
+#: which the provider never imports) load only when a partition is written.
+LAKE_INTERNALS = (
+    "airflow_provider_usageintel.archive.lake_layout",
+    "airflow_provider_usageintel.lake.schema",
+)
+S3_HOOK = "airflow_provider_usageintel.hooks.s3"
+#: heavy, but it too must import without touching the network.
+EMULATOR = "airflow_provider_usageintel.emulator"
 #: what Airflow's providers manager loads of every installed provider: its metadata only.
 PROVIDER_METADATA = {
     f"airflow.providers.{name}{module}"
@@ -41,8 +53,14 @@ PROVIDER_METADATA = {
 }
 
 PROBE = """
-import importlib, importlib.util, json, sys
+import importlib, importlib.util, json, socket, sys
 heavy = json.loads(sys.stdin.read())
+
+def refuse(*args, **kwargs):
+    raise AssertionError("network used at import time")
+
+socket.socket.connect = refuse
+socket.create_connection = refuse
 
 def loaded():
     return {m for m in sys.modules if any(m == h or m.startswith(h + ".") for h in heavy)}
@@ -61,7 +79,8 @@ print(json.dumps(found))
 
 
 def heavy_modules_after_importing(*targets: str) -> dict[str, set[str]]:
-    """For each target in turn, the heavy modules its import added (one interpreter for all)."""
+    """For each target in turn, the heavy modules its import added (one interpreter for all, where
+    opening a connection fails the import)."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *targets],
         input=json.dumps(HEAVY),
@@ -86,16 +105,23 @@ def public_modules() -> list[str]:
     return modules + [item["python-module"] for item in info["transfers"]]
 
 
-def test_parsing_the_example_dags_and_importing_the_public_modules_loads_nothing_heavy():
-    dag_files = sorted(str(path) for path in DAGS_EXAMPLES.glob("*.py"))
-    found = heavy_modules_after_importing(*dag_files, *public_modules())
-    assert len(found) == len(dag_files) + len(public_modules())
-    assert {target: modules for target, modules in found.items() if modules} == {}
+def dag_files() -> list[str]:
+    return sorted(str(path) for path in DAGS_EXAMPLES.glob("*.py"))
 
 
-def test_the_probe_sees_a_heavy_import():
+@pytest.fixture(scope="module")
+def probed() -> dict[str, set[str]]:
+    """Every check's imports in one interpreter (its start is most of the cost). The S3 hook and
+    the emulator come last: they load what the others must not."""
+    return heavy_modules_after_importing(*dag_files(), *public_modules(), *LAKE_INTERNALS, S3_HOOK, EMULATOR)
+
+
+def test_parsing_the_example_dags_and_importing_the_public_modules_loads_nothing_heavy(probed):
+    light = [*dag_files(), *public_modules(), *LAKE_INTERNALS]
+    assert set(probed) == {*light, S3_HOOK, EMULATOR}  # and none of them touched the network
+    assert {target: probed[target] for target in light if probed[target]} == {}
+
+
+def test_the_probe_sees_a_heavy_import(probed):
     """The check above would notice: importing the S3 hook module loads boto3 and the provider."""
-    found = heavy_modules_after_importing("airflow_provider_usageintel.hooks.s3")
-    assert {"boto3", "botocore", "airflow.providers.amazon.aws.hooks.s3"} <= found[
-        "airflow_provider_usageintel.hooks.s3"
-    ]
+    assert {"boto3", "botocore", "airflow.providers.amazon.aws.hooks.s3"} <= probed[S3_HOOK]
