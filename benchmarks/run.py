@@ -399,8 +399,8 @@ def _s3_call(method: str, url: str) -> str:
         return "ListBuckets"
     if "list-type" in params:
         return "ListObjectsV2"
-    if "uploads" in params:
-        return "CreateMultipartUpload"
+    if "uploads" in params:  # POST starts an upload, GET lists the bucket's unfinished ones
+        return "CreateMultipartUpload" if method == "POST" else "ListMultipartUploads"
     if "uploadId" in params:
         return {"PUT": "UploadPart", "POST": "CompleteMultipartUpload"}.get(method, "AbortMultipartUpload")
     if "delete" in params:
