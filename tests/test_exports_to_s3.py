@@ -113,6 +113,28 @@ def test_export_bad_input_is_refused_before_any_call(ui_conn, usageintel_emulato
     assert usageintel_emulator.control.requests() == []
 
 
+PART_SIZE_RULE = f"part_size: 1024 is below S3's minimum (allowed: >= {MIN_PART_SIZE})"
+
+
+@pytest.mark.parametrize(
+    "operator",
+    [
+        lambda bucket: UsageIntelligenceReportToS3Operator(
+            task_id="t", report="date_range", s3_bucket=bucket, s3_key="r.json", part_size=1024
+        ),
+        lambda bucket: UsageIntelligenceClientPropertiesToS3Operator(
+            task_id="t", s3_bucket=bucket, s3_key="c.ndjson.gz", part_size=1024
+        ),
+    ],
+    ids=["report", "client_properties"],
+)
+def test_every_transfer_refuses_a_part_size_s3_would_refuse(operator, ui_conn, usageintel_emulator, s3):
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        operator(s3.bucket).execute({})
+    assert PART_SIZE_RULE in info.value.problems
+    assert usageintel_emulator.control.requests() == []
+
+
 @pytest.fixture
 def paged_server(usageintel_emulator_factory, monkeypatch):
     """450 clients in pages of 200, and at most 4 rows a page of any offset-paged report."""

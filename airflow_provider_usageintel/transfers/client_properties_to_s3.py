@@ -18,7 +18,6 @@ from airflow_provider_usageintel.operators.base import (
     Problems,
     UsageIntelligenceBaseOperator,
     json_argument,
-    positive_number,
     within,
 )
 from airflow_provider_usageintel.transfers.destination import (
@@ -26,6 +25,7 @@ from airflow_provider_usageintel.transfers.destination import (
     DEFAULT_AWS_CONN_ID,
     DEFAULT_STALE_UPLOAD_AGE,
     S3Destination,
+    check_part_size,
     with_asset_outlet,
 )
 from airflow_provider_usageintel.utils.progress import Progress
@@ -104,7 +104,7 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperato
         self.destination.check(problems)
         self.check_product_id(problems)
         problems.check(check_key, self.s3_key, "s3_key")
-        positive_number(self.part_size, "part_size", problems)
+        problems.check(check_part_size, self.part_size)
         if self.lake_prefix:
             from airflow_provider_usageintel.transfers.archive_to_lake import (
                 check_lake_options,

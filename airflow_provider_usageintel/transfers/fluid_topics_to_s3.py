@@ -18,6 +18,7 @@ from airflow_provider_usageintel.transfers.destination import (
     DEFAULT_AWS_CONN_ID,
     DEFAULT_STALE_UPLOAD_AGE,
     S3Destination,
+    check_part_size,
     with_asset_outlet,
 )
 from airflow_provider_usageintel.utils.progress import Progress
@@ -108,6 +109,7 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
             or not (1 <= self.per_page <= MAX_PER_PAGE)
         ):
             problems.add(f"per_page: {self.per_page!r} is not allowed (allowed: 1 to {MAX_PER_PAGE})")
+        problems.check(check_part_size, self.part_size)
         start, end = self.window(context, problems)
         key = self.s3_key or events_key(self.s3_prefix, start, end)
         problems.check(check_key, key, "s3_key")

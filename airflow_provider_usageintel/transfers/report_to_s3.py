@@ -23,7 +23,7 @@ from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.endpoints import REPORT_NAMES, Endpoint, Paging, report_endpoint
 from airflow_provider_usageintel.api.validation import request_problems
-from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE, MIN_PART_SIZE
+from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
 from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
 from airflow_provider_usageintel.hooks.usage_intelligence import DEFAULT_PAGE_SIZE, request_body
@@ -39,6 +39,7 @@ from airflow_provider_usageintel.transfers.destination import (
     DEFAULT_AWS_CONN_ID,
     DEFAULT_STALE_UPLOAD_AGE,
     S3Destination,
+    check_part_size,
     with_asset_outlet,
 )
 from airflow_provider_usageintel.utils.flatten import flatten, to_csv, to_ndjson
@@ -140,10 +141,7 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator):
         if self.flat_format in FLAT_FORMATS:
             problems.check(check_key, self._flat_key(), "flat_key")
         positive_number(self.page_size, "page_size", problems)
-        if not isinstance(self.part_size, int) or self.part_size < MIN_PART_SIZE:
-            problems.add(
-                f"part_size: {self.part_size!r} is not allowed (allowed: integers >= {MIN_PART_SIZE})"
-            )
+        problems.check(check_part_size, self.part_size)
         problems.raise_if_any()
         if endpoint is None:  # pragma: no cover - recorded as a problem above
             raise UsageIntelligenceValidationError("report: unknown")
