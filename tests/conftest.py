@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,41 +27,6 @@ os.environ.update(
 UI_CONN_ENV = "AIRFLOW_CONN_USAGE_INTELLIGENCE_DEFAULT"
 #: fast retries keep fault tests quick without changing what is retried.
 FAST_RETRIES = {"retry_wait": 0.01, "max_retry_wait": 2, "timeout": 10}
-
-
-@pytest.fixture(scope="session")
-def emulator_stops() -> Iterator[list[threading.Thread]]:
-    """Emulators still stopping after their test; the session waits for every one at its end."""
-    stopping: list[threading.Thread] = []
-    yield stopping
-    for thread in stopping:
-        thread.join()
-
-
-@pytest.fixture
-def usageintel_emulator_factory(emulator_stops: list[threading.Thread]) -> Iterator[Any]:
-    """The pytest plugin's factory (same config, one server each), stopped without holding up the next test.
-
-    Stopping a server waits out uvicorn's shutdown ticks, about 0.2 s; with a server in
-    most of the tests that was a sixth of the suite's time. Each server is stopped in a
-    thread of its own while the next test runs (it has its own port and state).
-    """
-    from airflow_provider_usageintel.emulator.pytest_plugin import make_config
-    from airflow_provider_usageintel.emulator.server import EmulatorServer
-
-    started: list[EmulatorServer] = []
-
-    def factory(**overrides: Any) -> EmulatorServer:
-        server = EmulatorServer(make_config(**overrides)).start()
-        started.append(server)
-        return server
-
-    yield factory
-    emulator_stops[:] = [thread for thread in emulator_stops if thread.is_alive()]
-    for server in started:
-        thread = threading.Thread(target=server.stop, name=f"stop-{server.url}", daemon=True)
-        thread.start()
-        emulator_stops.append(thread)
 
 
 def set_ui_connection(monkeypatch: pytest.MonkeyPatch, emulator: Any, **extra: Any) -> dict[str, Any]:
