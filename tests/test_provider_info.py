@@ -152,3 +152,57 @@ def test_creating_a_hook_touches_no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     UsageIntelligenceHook()
+
+
+def transfer_classes() -> list[type]:
+    """Every operator class the provider's declared transfer modules define."""
+    from airflow.sdk import BaseOperator
+
+    classes = []
+    for transfer in get_provider_info()["transfers"]:
+        module = importlib.import_module(transfer["python-module"])
+        classes += [
+            obj
+            for obj in vars(module).values()
+            if isinstance(obj, type) and issubclass(obj, BaseOperator) and obj.__module__ == module.__name__
+        ]
+    return classes
+
+
+S3_PARAMETERS = ("s3_bucket", "aws_conn_id", "asset_alias", "abort_uploads_older_than")
+
+
+@pytest.mark.parametrize("operator", transfer_classes(), ids=lambda cls: cls.__name__)
+def test_every_transfer_takes_the_s3_parameters_from_one_base(operator):
+    """Declared once, on ToS3BaseOperator: a transfer re-declaring one would shadow its default and check."""
+    import inspect
+
+    from airflow.sdk import AssetAlias
+
+    from airflow_provider_usageintel.transfers.destination import DEFAULT_ALIAS, ToS3BaseOperator
+
+    assert issubclass(operator, ToS3BaseOperator)
+    for cls in operator.__mro__:
+        if cls is not ToS3BaseOperator and "__init__" in vars(cls):
+            assert not set(S3_PARAMETERS) & set(inspect.signature(cls.__init__).parameters), cls
+    assert "s3_bucket" in operator.template_fields
+    # the default alias outlet, for a plain task and a mapped one (whose __init__ runs only in the worker)
+    samples = {"file_kind": "exceptions", "lake_prefix": "lake", "report": "date_range", "s3_key": "k"}
+    kwargs = {name: samples[name] for name in required_parameters(operator) if name != "s3_bucket"}
+    plain = operator(task_id="plain", s3_bucket="b", **kwargs)
+    assert plain.outlets == [AssetAlias(DEFAULT_ALIAS)]
+    assert plain.destination.bucket == "b" and plain.destination.aws_conn_id == "aws_default"
+    mapped = operator.partial(task_id="mapped", **kwargs).expand(s3_bucket=["b1", "b2"])
+    assert mapped.partial_kwargs["outlets"] == [AssetAlias(DEFAULT_ALIAS)]
+
+
+def required_parameters(operator: type) -> set[str]:
+    import inspect
+
+    return {
+        name
+        for cls in operator.__mro__
+        if "__init__" in vars(cls) and cls.__module__.startswith("airflow_provider_usageintel")
+        for name, param in inspect.signature(cls.__init__).parameters.items()
+        if param.kind is param.KEYWORD_ONLY and param.default is param.empty
+    }

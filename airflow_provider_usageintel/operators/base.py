@@ -7,7 +7,6 @@ their fields become local paths and S3 keys.
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Mapping, Sequence
 from functools import cached_property
@@ -18,7 +17,6 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_usageintel.api.files import FileKind, FileRecord, check_record
 from airflow_provider_usageintel.api.selection import DateLike, FileSelection
-from airflow_provider_usageintel.archive.assets import DEFAULT_ALIAS, default_outlets
 from airflow_provider_usageintel.exceptions import (
     Problems as Problems,  # noqa: PLC0414 - re-exported: the operators import it from here
 )
@@ -75,20 +73,6 @@ class ApiBaseOperator(BaseOperator, Generic[HookT]):
         hook = self.hook_class(getattr(self, self.hook_class.conn_name_attr))
         hook.lineage = lineage_of(self)
         return hook
-
-    @classmethod
-    def partial(cls, **kwargs: Any) -> Any:
-        """A mapped task (``.partial().expand()``) gets the default Asset alias outlet as a plain one does.
-
-        ``__init__`` does not run for a mapped task at DAG-parse time, so an operator
-        that takes ``asset_alias`` (the transfers) applies its default here too, or its
-        Asset events would have no declared outlet.
-        """
-        if "asset_alias" in inspect.signature(cls.__init__).parameters:
-            kwargs["outlets"] = default_outlets(
-                kwargs.get("asset_alias", DEFAULT_ALIAS), kwargs.get("outlets")
-            )
-        return super().partial(**kwargs)
 
     def on_kill(self) -> None:
         """Log out now: a killed task may not get to unwind ``execute`` before it is gone."""

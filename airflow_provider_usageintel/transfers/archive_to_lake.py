@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Context
@@ -36,11 +35,7 @@ from airflow_provider_usageintel.operators.base import (
     positive_number,
 )
 from airflow_provider_usageintel.transfers.destination import (
-    DEFAULT_ALIAS,
-    DEFAULT_AWS_CONN_ID,
-    DEFAULT_STALE_UPLOAD_AGE,
-    S3Destination,
-    with_asset_outlet,
+    ToS3BaseOperator,
 )
 
 if TYPE_CHECKING:
@@ -287,7 +282,6 @@ def lake_after_client_export(
 
 def export_day(context: Mapping[str, Any]) -> str:
     """``YYYY-MM-DD`` of the run's logical date; of when it runs if it has none (manual trigger)."""
-    import datetime as dt
 
     moment = context.get("logical_date")
     if moment is None and context.get("dag_run") is not None:
@@ -297,7 +291,7 @@ def export_day(context: Mapping[str, Any]) -> str:
     return str(moment.date().isoformat())
 
 
-class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator):
+class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator, ToS3BaseOperator):
     """Backfill the Parquet lake from zips already in the archive, without calling the vendor API.
 
     Lists the archive (layout of :class:`UsageIntelligenceFilesToS3Operator`: same ``s3_prefix``
@@ -306,13 +300,12 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator):
 
     Takes the selection parameters of :class:`UsageIntelligenceFileOperator` (``file_kind``,
     ``frequency`` (``daily``, ``monthly`` or both), ``since``, ``until``, ``file_names``; without
-    ``since`` and ``until``, the whole archive), ``product_id`` and ``usage_intelligence_conn_id``, and:
+    ``since`` and ``until``, the whole archive), ``product_id`` and ``usage_intelligence_conn_id``.
+    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
+    are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`
+    (``s3_bucket`` is the archive's bucket, also the lake's unless ``lake_bucket``;
+    ``asset_alias`` gets one Asset event per partition). Its own:
 
-    ``aws_conn_id``, ``asset_alias`` (one Asset event per partition) and
-    ``abort_uploads_older_than`` are the S3 side's, as for every transfer (see
-    :class:`~airflow_provider_usageintel.transfers.destination.S3Destination`).
-
-    :param s3_bucket: the archive's bucket (also the lake's unless ``lake_bucket``).
     :param lake_prefix: key prefix of the lake, e.g. ``usageintel-lake``.
     :param s3_prefix: the archive's key prefix.
     :param key_template: the archive's key layout, if not the default.
@@ -329,7 +322,7 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator):
 
     template_fields: Sequence[str] = (
         *UsageIntelligenceFileOperator.template_fields,
-        "s3_bucket",
+        *ToS3BaseOperator.template_fields,
         "s3_prefix",
         "key_template",
         "lake_prefix",
@@ -343,7 +336,6 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator):
     def __init__(
         self,
         *,
-        s3_bucket: str,
         lake_prefix: str,
         s3_prefix: str = DEFAULT_PREFIX,
         key_template: str | None = None,
@@ -354,13 +346,9 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator):
         replace: bool = False,
         max_concurrency: int = 2,
         manifest_key: str | None = None,
-        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
-        asset_alias: str | None = DEFAULT_ALIAS,
-        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**with_asset_outlet(asset_alias, kwargs))
-        self.s3_bucket = s3_bucket
+        super().__init__(**kwargs)
         self.s3_prefix = s3_prefix
         self.key_template = key_template
         self.lake_prefix = lake_prefix
@@ -371,11 +359,6 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator):
         self.replace = replace
         self.max_concurrency = max_concurrency
         self.manifest_key = manifest_key
-        self.aws_conn_id = aws_conn_id
-        self.asset_alias = asset_alias
-        self.abort_uploads_older_than = abort_uploads_older_than
-
-    destination = cached_property(S3Destination.of)
 
     def _validate(self) -> tuple[FileSelection, dict[str, Any], str]:
         problems = Problems()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Iterator, Sequence
-from functools import cached_property
 from typing import Any
 
 from airflow.sdk import Context
@@ -21,17 +19,13 @@ from airflow_provider_usageintel.operators.base import (
     within,
 )
 from airflow_provider_usageintel.transfers.destination import (
-    DEFAULT_ALIAS,
-    DEFAULT_AWS_CONN_ID,
-    DEFAULT_STALE_UPLOAD_AGE,
-    S3Destination,
+    ToS3BaseOperator,
     check_part_size,
-    with_asset_outlet,
 )
 from airflow_provider_usageintel.utils.progress import Progress
 
 
-class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperator):
+class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperator, ToS3BaseOperator):
     """Page through clientPropertyList and stream the rows into ``s3_key`` as gzipped NDJSON.
 
     Pages are followed with ``nextClientId`` until ``reachedEnd``; one page is in
@@ -40,8 +34,8 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperato
     (a missing value) becomes ``null``. With ``retDailyData`` and no ``properties``
     a row holds ``clientId`` and ``dailyData`` only.
 
-    ``aws_conn_id``, ``asset_alias`` and ``abort_uploads_older_than`` are the S3 side's, as for
-    every transfer (see :class:`~airflow_provider_usageintel.transfers.destination.S3Destination`).
+    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
+    are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`.
 
     :param s3_key: destination key (templated), e.g. ``clients/{{ ds }}/clients.ndjson.gz``.
     :param request: clientPropertyList body: ``properties``, optional ``retDailyData``
@@ -53,16 +47,14 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperato
         see docs/query.md).
     :param lake_options: as for ``UsageIntelligenceFilesToS3Operator``.
 
-    :param s3_bucket: destination bucket. (templated)
-
     Returns (pushed to XCom): key, rows, bytes, SHA-256 of the object and duration.
     """
 
     template_fields: Sequence[str] = (
+        *UsageIntelligenceBaseOperator.template_fields,
+        *ToS3BaseOperator.template_fields,
         "request",
-        "s3_bucket",
         "s3_key",
-        "product_id",
         "lake_prefix",
         "lake_options",
     )
@@ -71,31 +63,21 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperato
     def __init__(
         self,
         *,
-        s3_bucket: str,
         s3_key: str,
         request: dict[str, Any] | str | None = None,
         part_size: int = DEFAULT_PART_SIZE,
         progress_interval: float = 30.0,
         lake_prefix: str | None = None,
         lake_options: dict[str, Any] | None = None,
-        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
-        asset_alias: str | None = DEFAULT_ALIAS,
-        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**with_asset_outlet(asset_alias, kwargs))
-        self.s3_bucket = s3_bucket
-        self.aws_conn_id = aws_conn_id
-        self.asset_alias = asset_alias
-        self.abort_uploads_older_than = abort_uploads_older_than
+        super().__init__(**kwargs)
         self.lake_prefix = lake_prefix
         self.lake_options = lake_options
         self.s3_key = s3_key
         self.request = request
         self.part_size = part_size
         self.progress_interval = progress_interval
-
-    destination = cached_property(S3Destination.of)
 
     def _validate(self) -> dict[str, Any]:
         problems = Problems()

@@ -1,22 +1,25 @@
-"""The S3 side of a transfer, held by composition as ``HttpToS3Operator`` holds its ``S3Hook``.
+"""The S3 side of a transfer: its parameters, declared once, and the destination they name.
 
-A transfer derives from its vendor's operator base (the API side) and holds an
-:class:`S3Destination` (the S3 side): the bucket, the :class:`ArchiveS3Hook`,
-small and streamed writes, the clean-up of leftover uploads and the Asset
-events of what was written. The destination is built on first use, after
-templating, so boto3 and the Amazon provider load in ``execute``, never when a
-DAG file is parsed. Each transfer declares the destination's parameters in its
-own signature (as Airflow's transfers do) and passes them through
-:meth:`S3Destination.of`; their checks and defaults live here once.
+A transfer derives from its vendor's operator base (the API side) and from
+:class:`ToS3BaseOperator` (the S3 side), as ``BranchPythonOperator`` derives from
+two operator bases. Each base takes its own parameters and passes the rest on,
+so their order does not matter. The S3 side is held by composition, as
+``HttpToS3Operator`` holds its ``S3Hook``: an :class:`S3Destination` with the
+bucket, the :class:`ArchiveS3Hook`, small and streamed writes, the clean-up of
+leftover uploads and the Asset events of what was written. It is built on first
+use, after templating, so boto3 and the Amazon provider load in ``execute``,
+never when a DAG file is parsed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
 
 from airflow_provider_usageintel.archive.assets import DEFAULT_ALIAS, default_outlets, record_objects
 from airflow_provider_usageintel.archive.layout import KeySpace, single_key_space
@@ -28,8 +31,6 @@ from airflow_provider_usageintel.utils.lineage import lineage_of, s3_namespace
 from airflow_provider_usageintel.utils.progress import Progress
 
 if TYPE_CHECKING:
-    from airflow.sdk import BaseOperator
-
     from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_AWS_CONN_ID",
     "DEFAULT_STALE_UPLOAD_AGE",
     "S3Destination",
+    "ToS3BaseOperator",
     "check_part_size",
     "with_asset_outlet",
 ]
@@ -54,19 +56,8 @@ def with_asset_outlet(asset_alias: str | None, kwargs: dict[str, Any]) -> dict[s
 class S3Destination:
     """Where a transfer writes, and how: whole objects only, Asset events for each.
 
-    Every transfer takes these parameters under the same names (``s3_bucket`` for ``bucket``):
-
     :param operator: the transfer (its log, lineage record and class name go with each call).
-    :param bucket: destination bucket. (templated)
-    :param aws_conn_id: the Amazon provider's connection for S3 (default ``aws_default``;
-        ``None``: the worker's default credential chain, on purpose).
-    :param asset_alias: outlet alias that receives one Asset event per object written
-        (default ``usageintel-archive``; ``None`` disables it; passing ``outlets`` replaces it).
-    :param abort_uploads_older_than: incomplete multipart uploads of the task's own keys that are
-        older than this (a ``timedelta`` or seconds; default 6 hours) are leftovers of a killed
-        run and are aborted at the start of the next one; ``None`` leaves them to the bucket's
-        lifecycle rule. Keep it above the longest time one upload of the task can take, or a
-        concurrent run's upload could be aborted.
+    The other parameters are :class:`ToS3BaseOperator`'s (``bucket`` is ``s3_bucket``).
     """
 
     def __init__(
@@ -84,7 +75,7 @@ class S3Destination:
         self.abort_uploads_older_than = abort_uploads_older_than
 
     @classmethod
-    def of(cls, operator: Any) -> S3Destination:
+    def of(cls, operator: ToS3BaseOperator) -> S3Destination:
         """The destination a transfer's (rendered) parameters name."""
         return cls(
             operator,
@@ -167,6 +158,50 @@ class S3Destination:
             log=self.log,
         )
         return {"key": key, "rows": output.rows, "bytes": output.size, "sha256": output.sha256}
+
+
+class ToS3BaseOperator(BaseOperator):
+    """Base of every transfer into S3: the S3 parameters and the :class:`S3Destination` they name.
+
+    :param s3_bucket: destination bucket. (templated)
+    :param aws_conn_id: the Amazon provider's connection for S3 (default ``aws_default``;
+        ``None``: the worker's default credential chain, on purpose).
+    :param asset_alias: outlet alias that receives one Asset event per object written
+        (default ``usageintel-archive``; ``None`` disables it; passing ``outlets`` replaces it).
+    :param abort_uploads_older_than: incomplete multipart uploads of the task's own keys that are
+        older than this (a ``timedelta`` or seconds; default 6 hours) are leftovers of a killed
+        run and are aborted at the start of the next one; ``None`` leaves them to the bucket's
+        lifecycle rule. Keep it above the longest time one upload of the task can take, or a
+        concurrent run's upload could be aborted.
+    """
+
+    template_fields: Sequence[str] = ("s3_bucket",)
+
+    def __init__(
+        self,
+        *,
+        s3_bucket: str,
+        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
+        asset_alias: str | None = DEFAULT_ALIAS,
+        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**with_asset_outlet(asset_alias, kwargs))
+        self.s3_bucket = s3_bucket
+        self.aws_conn_id = aws_conn_id
+        self.asset_alias = asset_alias
+        self.abort_uploads_older_than = abort_uploads_older_than
+
+    destination = cached_property(S3Destination.of)
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> Any:
+        """A mapped transfer (``.partial().expand()``) gets the default alias outlet as a plain one does.
+
+        ``__init__`` does not run for a mapped task at DAG-parse time, so the default is
+        applied here too, or its Asset events would have no declared outlet.
+        """
+        return super().partial(**with_asset_outlet(kwargs.get("asset_alias", DEFAULT_ALIAS), kwargs))
 
 
 def stale_upload_age(value: object) -> dt.timedelta | None:

@@ -11,12 +11,10 @@ archived, then the task fails naming it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import threading
 import time
 from collections.abc import Sequence
-from functools import cached_property
 from typing import Any
 
 from airflow.sdk import Context
@@ -42,29 +40,23 @@ from airflow_provider_usageintel.operators.base import (
     parse_records,
 )
 from airflow_provider_usageintel.transfers.destination import (
-    DEFAULT_ALIAS,
-    DEFAULT_AWS_CONN_ID,
-    DEFAULT_STALE_UPLOAD_AGE,
-    S3Destination,
+    ToS3BaseOperator,
     check_part_size,
-    with_asset_outlet,
 )
 from airflow_provider_usageintel.transfers.file_pool import FilePool
 
 MAX_CONCURRENCY = 64
 
 
-class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
+class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3BaseOperator):
     """Stream custom-event, exception or raw-event files into S3, skipping those already archived.
 
     Takes the selection parameters of :class:`UsageIntelligenceFileOperator` (``file_kind``,
     ``frequency``, ``since``, ``until``, ``file_names``), ``product_id`` and
-    ``usage_intelligence_conn_id``, and:
+    ``usage_intelligence_conn_id``.
+    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
+    are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`. Its own:
 
-    ``aws_conn_id``, ``asset_alias`` and ``abort_uploads_older_than`` are the S3 side's, as for
-    every transfer (see :class:`~airflow_provider_usageintel.transfers.destination.S3Destination`).
-
-    :param s3_bucket: destination bucket. (templated)
     :param files: file records (dicts from ``UsageIntelligenceListFilesOperator``), or one record when
         the task is mapped with ``.expand(files=...)``; skips the listing call.
     :param s3_prefix: key prefix.
@@ -89,8 +81,8 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
 
     template_fields: Sequence[str] = (
         *UsageIntelligenceFileOperator.template_fields,
+        *ToS3BaseOperator.template_fields,
         "files",
-        "s3_bucket",
         "s3_prefix",
         "key_template",
         "manifest_key",
@@ -102,7 +94,6 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
     def __init__(
         self,
         *,
-        s3_bucket: str,
         files: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
         s3_prefix: str = DEFAULT_PREFIX,
         key_template: str | None = None,
@@ -114,13 +105,9 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
         progress_interval: float = 30.0,
         lake_prefix: str | None = None,
         lake_options: dict[str, Any] | None = None,
-        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
-        asset_alias: str | None = DEFAULT_ALIAS,
-        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**with_asset_outlet(asset_alias, kwargs))
-        self.s3_bucket = s3_bucket
+        super().__init__(**kwargs)
         self.files = files
         self.s3_prefix = s3_prefix
         self.key_template = key_template
@@ -132,12 +119,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
         self.progress_interval = progress_interval
         self.lake_prefix = lake_prefix
         self.lake_options = lake_options
-        self.aws_conn_id = aws_conn_id
-        self.asset_alias = asset_alias
-        self.abort_uploads_older_than = abort_uploads_older_than
         self._cancelled = threading.Event()
-
-    destination = cached_property(S3Destination.of)
 
     # -- the story ------------------------------------------------------------------------------
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.fluid_topics import DEFAULT_PER_PAGE, MAX_PER_PAGE
@@ -14,12 +13,8 @@ from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
 from airflow_provider_usageintel.operators.base import Problems
 from airflow_provider_usageintel.operators.fluid_topics import FluidTopicsBaseOperator, Names
 from airflow_provider_usageintel.transfers.destination import (
-    DEFAULT_ALIAS,
-    DEFAULT_AWS_CONN_ID,
-    DEFAULT_STALE_UPLOAD_AGE,
-    S3Destination,
+    ToS3BaseOperator,
     check_part_size,
-    with_asset_outlet,
 )
 from airflow_provider_usageintel.utils.progress import Progress
 
@@ -27,7 +22,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
+class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator, ToS3BaseOperator):
     """Stream every event of the window into S3 as gzipped NDJSON, one event per line.
 
     Pages are followed oldest first until ``lastPage``; one page is in memory at a
@@ -36,8 +31,8 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
     with the same bytes (the window fixes the key, the order and the content;
     gzip carries no timestamp), so retries and backfills are idempotent.
 
-    ``aws_conn_id``, ``asset_alias`` and ``abort_uploads_older_than`` are the S3 side's, as for
-    every transfer (see :class:`~airflow_provider_usageintel.transfers.destination.S3Destination`).
+    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
+    are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`.
 
     :param s3_prefix: prefix of the default key ``<prefix>/<start>_<end>.ndjson.gz``. (templated)
     :param s3_key: the whole key instead, e.g. ``events/{{ ds }}.ndjson.gz``. (templated)
@@ -49,14 +44,12 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
     :param part_size: multipart part size in bytes.
     :param progress_interval: seconds between progress lines in the log.
 
-    :param s3_bucket: destination bucket. (templated)
-
     Returns (pushed to XCom): key, rows, bytes and SHA-256 of the object, the window and the duration.
     """
 
     template_fields: Sequence[str] = (
         *FluidTopicsBaseOperator.template_fields,
-        "s3_bucket",
+        *ToS3BaseOperator.template_fields,
         "s3_prefix",
         "s3_key",
         "user_ids",
@@ -68,7 +61,6 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
     def __init__(
         self,
         *,
-        s3_bucket: str,
         s3_prefix: str = FLUID_TOPICS_PREFIX,
         s3_key: str | None = None,
         user_ids: Names = None,
@@ -78,16 +70,9 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
         per_page: int = DEFAULT_PER_PAGE,
         part_size: int = DEFAULT_PART_SIZE,
         progress_interval: float = 30.0,
-        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
-        asset_alias: str | None = DEFAULT_ALIAS,
-        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**with_asset_outlet(asset_alias, kwargs))
-        self.s3_bucket = s3_bucket
-        self.aws_conn_id = aws_conn_id
-        self.asset_alias = asset_alias
-        self.abort_uploads_older_than = abort_uploads_older_than
+        super().__init__(**kwargs)
         self.s3_prefix = s3_prefix
         self.s3_key = s3_key
         self.user_ids = user_ids
@@ -97,8 +82,6 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator):
         self.per_page = per_page
         self.part_size = part_size
         self.progress_interval = progress_interval
-
-    destination = cached_property(S3Destination.of)
 
     def _validate(self, context: Context) -> tuple[dt.datetime, dt.datetime, str]:
         problems = Problems()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.fusionauth import flat_rows
@@ -18,11 +16,7 @@ from airflow_provider_usageintel.archive.layout import (
 from airflow_provider_usageintel.operators.base import Problems
 from airflow_provider_usageintel.operators.fusionauth import FusionAuthBaseOperator
 from airflow_provider_usageintel.transfers.destination import (
-    DEFAULT_ALIAS,
-    DEFAULT_AWS_CONN_ID,
-    DEFAULT_STALE_UPLOAD_AGE,
-    S3Destination,
-    with_asset_outlet,
+    ToS3BaseOperator,
 )
 from airflow_provider_usageintel.utils.flatten import to_ndjson
 from airflow_provider_usageintel.utils.periods import reference_time
@@ -38,7 +32,7 @@ def report_key(prefix: str, report: str, arguments: Mapping[str, Any], context: 
     return fusionauth_report_key(prefix, report, arguments["start"], arguments["end"])
 
 
-class FusionAuthReportToS3Operator(FusionAuthBaseOperator):
+class FusionAuthReportToS3Operator(FusionAuthBaseOperator, ToS3BaseOperator):
     """Write a report to ``s3_key`` as JSON and its intervals next to it as NDJSON.
 
     Rows are ``{"report", "interval", "day"|"hour"|"month", "timezone", "count"}``
@@ -47,8 +41,8 @@ class FusionAuthReportToS3Operator(FusionAuthBaseOperator):
     The default key comes from the aligned window, so a re-run overwrites its own
     objects and consecutive runs never share one.
 
-    ``aws_conn_id``, ``asset_alias`` and ``abort_uploads_older_than`` are the S3 side's, as for
-    every transfer (see :class:`~airflow_provider_usageintel.transfers.destination.S3Destination`).
+    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
+    are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`.
 
     :param s3_prefix: prefix of the default key ``<prefix>/<report>/<start>_<end>.json``,
         the bounds on the report time zone's wall clock, e.g.
@@ -59,14 +53,12 @@ class FusionAuthReportToS3Operator(FusionAuthBaseOperator):
         (templated)
     :param flat: also write the NDJSON rows.
 
-    :param s3_bucket: destination bucket. (templated)
-
     Returns (pushed to XCom): the objects written with their sizes and SHA-256, and the row count.
     """
 
     template_fields: Sequence[str] = (
         *FusionAuthBaseOperator.template_fields,
-        "s3_bucket",
+        *ToS3BaseOperator.template_fields,
         "s3_prefix",
         "s3_key",
         "flat_key",
@@ -75,27 +67,17 @@ class FusionAuthReportToS3Operator(FusionAuthBaseOperator):
     def __init__(
         self,
         *,
-        s3_bucket: str,
         s3_prefix: str = FUSIONAUTH_PREFIX,
         s3_key: str | None = None,
         flat_key: str | None = None,
         flat: bool = True,
-        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
-        asset_alias: str | None = DEFAULT_ALIAS,
-        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**with_asset_outlet(asset_alias, kwargs))
-        self.s3_bucket = s3_bucket
-        self.aws_conn_id = aws_conn_id
-        self.asset_alias = asset_alias
-        self.abort_uploads_older_than = abort_uploads_older_than
+        super().__init__(**kwargs)
         self.s3_prefix = s3_prefix
         self.s3_key = s3_key
         self.flat_key = flat_key
         self.flat = flat
-
-    destination = cached_property(S3Destination.of)
 
     def _flat_key(self, key: str) -> str:
         base = key[: -len(".json")] if key.endswith(".json") else key

@@ -10,13 +10,11 @@ does not depend on the number of rows and no partial object ever appears.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 import io
 import json
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
-from functools import cached_property
 from typing import IO, Any
 
 from airflow.sdk import Context
@@ -35,12 +33,8 @@ from airflow_provider_usageintel.operators.base import (
     within,
 )
 from airflow_provider_usageintel.transfers.destination import (
-    DEFAULT_ALIAS,
-    DEFAULT_AWS_CONN_ID,
-    DEFAULT_STALE_UPLOAD_AGE,
-    S3Destination,
+    ToS3BaseOperator,
     check_part_size,
-    with_asset_outlet,
 )
 from airflow_provider_usageintel.utils.flatten import flatten, to_csv, to_ndjson
 
@@ -56,7 +50,7 @@ def payload(endpoint: Endpoint, answer: dict[str, Any]) -> Any:
     return answer
 
 
-class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator):
+class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator, ToS3BaseOperator):
     """Write a report's whole answer to ``s3_key`` as JSON and, flattened, next to it as NDJSON or CSV.
 
     The JSON object is the server's answer with every documented field; for a paged
@@ -64,8 +58,8 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator):
     other fields from the last page, the returned count set to the rows returned in all.
     The flat object holds the rows of the answer's data (its result key).
 
-    ``aws_conn_id``, ``asset_alias`` and ``abort_uploads_older_than`` are the S3 side's, as for
-    every transfer (see :class:`~airflow_provider_usageintel.transfers.destination.S3Destination`).
+    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
+    are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`.
 
     :param report: a report name of the endpoint table (e.g. ``date_range``).
     :param request: the request body (templated; validated before any call).
@@ -75,19 +69,23 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator):
     :param page_size: rows asked for per page of offset-paged reports (unless the request says).
     :param part_size: multipart part size in bytes for large objects.
 
-    :param s3_bucket: destination bucket. (templated)
-
     Returns (pushed to XCom): the keys written with their sizes, SHA-256 and row count, and the pages
     read.
     """
 
-    template_fields: Sequence[str] = ("report", "request", "s3_bucket", "s3_key", "flat_key", "product_id")
+    template_fields: Sequence[str] = (
+        *UsageIntelligenceBaseOperator.template_fields,
+        *ToS3BaseOperator.template_fields,
+        "report",
+        "request",
+        "s3_key",
+        "flat_key",
+    )
     template_fields_renderers = {"request": "json"}
 
     def __init__(
         self,
         *,
-        s3_bucket: str,
         report: str,
         s3_key: str,
         request: dict[str, Any] | list[dict[str, Any]] | str | None = None,
@@ -95,16 +93,9 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator):
         flat_key: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
         part_size: int = DEFAULT_PART_SIZE,
-        aws_conn_id: str | None = DEFAULT_AWS_CONN_ID,
-        asset_alias: str | None = DEFAULT_ALIAS,
-        abort_uploads_older_than: dt.timedelta | float | None = DEFAULT_STALE_UPLOAD_AGE,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**with_asset_outlet(asset_alias, kwargs))
-        self.s3_bucket = s3_bucket
-        self.aws_conn_id = aws_conn_id
-        self.asset_alias = asset_alias
-        self.abort_uploads_older_than = abort_uploads_older_than
+        super().__init__(**kwargs)
         self.report = report
         self.request = request
         self.s3_key = s3_key
@@ -112,8 +103,6 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator):
         self.flat_key = flat_key
         self.page_size = page_size
         self.part_size = part_size
-
-    destination = cached_property(S3Destination.of)
 
     def _flat_key(self) -> str:
         if self.flat_key:
