@@ -26,16 +26,14 @@ def sensor(**kwargs) -> UsageIntelligenceFileSensor:
     return UsageIntelligenceFileSensor(task_id="wait", **kwargs)
 
 
+WAIT_FIELDS = ("file_kind", "frequency", "since", "until", "product_id")
+
+
 def trigger(**kwargs) -> UsageIntelligenceFileTrigger:
-    params = {
-        "file_kind": "custom_events",
-        "frequency": "daily",
-        "since": "2024-03-15",
-        "until": "2024-03-15",
-        "deadline": time.time() + 60,
-        "poll_interval": 0.01,
-        **kwargs,
-    }
+    """A trigger waiting for today's custom events file; ``kwargs`` may name FileWait fields too."""
+    wait = {"file_kind": "custom_events", "frequency": "daily", "since": "2024-03-15", "until": "2024-03-15"}
+    wait.update({name: kwargs.pop(name) for name in WAIT_FIELDS if name in kwargs})
+    params = {"wait": wait, "deadline": time.time() + 60, "poll_interval": 0.01, **kwargs}
     return UsageIntelligenceFileTrigger(**params)
 
 
@@ -282,6 +280,16 @@ def test_trigger_rides_out_a_transient_503(ui_conn, usageintel_emulator):
     assert [r["status"] for r in list_calls(usageintel_emulator)] == [503, 200]
 
 
+def test_trigger_checks_the_wait_it_is_handed_before_any_call(ui_conn, usageintel_emulator):
+    fired = events(trigger(frequency="open", until="2024-03-14x"))
+    assert [e["status"] for e in fired] == ["error"]
+    assert "frequency: open files are never final" in fired[0]["reason"]
+    assert "until" in fired[0]["reason"]
+    stray = events(UsageIntelligenceFileTrigger(wait={"file_kind": "exceptions", "days": 3}, deadline=0))
+    assert "wait: unknown field 'days'" in stray[0]["reason"]
+    assert usageintel_emulator.control.requests() == []
+
+
 def test_trigger_turns_a_missing_connection_into_an_error_event(usageintel_emulator):
     fired = events(trigger(usage_intelligence_conn_id="no_such_connection"))
     assert [e["status"] for e in fired] == ["error"]
@@ -329,7 +337,14 @@ def test_deferrable_sensor_defers_with_a_wall_clock_deadline(ui_conn, usageintel
     assert deferred.method_name == "execute_complete"
     _, kwargs = deferred.trigger.serialize()
     assert before + 600 <= kwargs["deadline"] <= time.time() + 600
-    assert (kwargs["since"], kwargs["until"], kwargs["poll_interval"]) == ("2024-03-15", "2024-03-15", 30)
+    assert kwargs["wait"] == {
+        "file_kind": "custom_events",
+        "frequency": "daily",
+        "since": "2024-03-15",
+        "until": "2024-03-15",
+        "product_id": None,
+    }
+    assert kwargs["poll_interval"] == 30
     assert deferred.timeout.total_seconds() > 600  # the triggerer's timeout is only a backstop
     assert usageintel_emulator.control.requests()[-1]["path"] == "/v3/auth/logout"
 

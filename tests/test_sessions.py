@@ -17,6 +17,7 @@ import time
 import pytest
 
 from airflow_provider_usageintel.operators.usage_intelligence import UsageIntelligenceReportOperator
+from airflow_provider_usageintel.sensors.file_wait import FileWait
 from airflow_provider_usageintel.sensors.usage_intelligence import UsageIntelligenceFileSensor
 from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
 from airflow_provider_usageintel.transfers.report_to_s3 import UsageIntelligenceReportToS3Operator
@@ -98,10 +99,7 @@ def test_the_trigger_holds_no_session_between_polls(ui_conn, usageintel_emulator
 
     monkeypatch.setattr(UsageIntelligenceFileTrigger, "_pause", pause)
     trigger = UsageIntelligenceFileTrigger(
-        file_kind="custom_events",
-        frequency="daily",
-        since="2024-03-15",
-        until="2024-03-15",
+        wait=FileWait.parse("custom_events", "daily", "2024-03-15"),
         deadline=time.time() + 60,
         poll_interval=0.01,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from airflow_provider_usageintel.api.files import FileKind, FileRecord, Frequency
@@ -125,7 +125,7 @@ def _product_id(value: object, problems: list[str]) -> str | None:
 class FileWait:
     """The final files one sensor waits for: a kind, a frequency and an inclusive date window.
 
-    Plain strings only, so a trigger can carry it through serialisation as is.
+    Plain strings only, so the sensor hands it to its trigger as one serialisable dict.
     """
 
     file_kind: str
@@ -159,6 +159,29 @@ class FileWait:
         if problems or kind is None or freq is None or start is None or stop is None:
             raise UsageIntelligenceValidationError(problems)
         return cls(kind.value, freq.value, start.isoformat(), stop.isoformat(), pid)
+
+    def to_dict(self) -> dict[str, str | None]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FileWait:
+        """A wait handed over as a dict (a trigger's argument), checked again as the sensor checks it."""
+        unknown = sorted(set(data) - {field.name for field in fields(cls)})
+        if unknown:
+            raise UsageIntelligenceValidationError(
+                [
+                    f"wait: unknown field {name!r} (allowed: {allowed([f.name for f in fields(cls)])})"
+                    for name in unknown
+                ]
+            )
+        return cls.parse(
+            data.get("file_kind"),
+            data.get("frequency"),
+            None,
+            data.get("since"),
+            data.get("until"),
+            data.get("product_id"),
+        )
 
     @property
     def monthly(self) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
@@ -15,7 +14,7 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 from airflow_provider_usageintel.api.files import FileRecord
 from airflow_provider_usageintel.api.selection import DateLike
 from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
-from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
+from airflow_provider_usageintel.operators.base import UsageIntelligenceBaseOperator
 from airflow_provider_usageintel.sensors.file_wait import FileWait, newest_final_period, summarise
 from airflow_provider_usageintel.utils.sessions import end_session
 
@@ -28,7 +27,7 @@ if TYPE_CHECKING:
 TRIGGER_TIMEOUT_GRACE = timedelta(minutes=10)
 
 
-class UsageIntelligenceFileSensor(BaseSensorOperator):
+class UsageIntelligenceFileSensor(BaseSensorOperator, UsageIntelligenceBaseOperator):
     """Wait until the final (not open) files of a day, a month or a date range are listed.
 
     A daily wait is over when every day of the window has its final daily file (today's
@@ -36,6 +35,10 @@ class UsageIntelligenceFileSensor(BaseSensorOperator):
     monthly file, which the API publishes once the month has closed. The records found
     (``FileRecord.to_dict()``) are the task's return value, ready for
     ``UsageIntelligenceFilesToS3Operator(files=...)`` or ``.expand()``.
+
+    It is a sensor of the vendor's operator base, as ``BranchPythonOperator`` is a branch
+    operator and a ``PythonOperator``: ``usage_intelligence_conn_id``, ``product_id``, the
+    lazy hook and the end of the API session are :class:`UsageIntelligenceBaseOperator`'s.
 
     Every parameter is checked after templating and before any call; a bad one fails the
     task at once, whatever ``soft_fail`` says. ``soft_fail`` turns only a timeout into a skip.
@@ -49,13 +52,18 @@ class UsageIntelligenceFileSensor(BaseSensorOperator):
         month. (``{{ ds }}`` would name the day that has only just begun, whose file is open.)
     :param since: first day of a date range (inclusive), instead of ``file_date``.
     :param until: last day of a date range (inclusive).
-    :param product_id: product (default: the connection's extra ``product_id``).
-    :param usage_intelligence_conn_id: connection of type ``usage_intelligence``.
     :param deferrable: wait in the triggerer instead of a worker slot (default: the
         ``[operators] default_deferrable`` setting); ``poke_interval`` is then the poll interval.
     """
 
-    template_fields: Sequence[str] = ("file_kind", "frequency", "file_date", "since", "until", "product_id")
+    template_fields: Sequence[str] = (
+        *UsageIntelligenceBaseOperator.template_fields,
+        "file_kind",
+        "frequency",
+        "file_date",
+        "since",
+        "until",
+    )
     ui_color = "#e8f1fb"
 
     def __init__(
@@ -66,8 +74,6 @@ class UsageIntelligenceFileSensor(BaseSensorOperator):
         file_date: DateLike = None,
         since: DateLike = None,
         until: DateLike = None,
-        product_id: str | int | None = None,
-        usage_intelligence_conn_id: str = UsageIntelligenceHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
@@ -77,13 +83,7 @@ class UsageIntelligenceFileSensor(BaseSensorOperator):
         self.file_date = file_date
         self.since = since
         self.until = until
-        self.product_id = product_id
-        self.usage_intelligence_conn_id = usage_intelligence_conn_id
         self.deferrable = deferrable
-
-    @cached_property
-    def hook(self) -> UsageIntelligenceHook:
-        return UsageIntelligenceHook(self.usage_intelligence_conn_id, product_id=self.product_id)
 
     def file_wait(self, context: Context) -> FileWait:
         """The rendered parameters, validated; raises naming every bad field and its allowed values."""
@@ -151,15 +151,8 @@ class UsageIntelligenceFileSensor(BaseSensorOperator):
         from airflow_provider_usageintel.triggers.usage_intelligence import UsageIntelligenceFileTrigger
 
         return UsageIntelligenceFileTrigger(
-            file_kind=wait.file_kind,
-            frequency=wait.frequency,
-            since=wait.since,
-            until=wait.until,
+            wait=wait,
             deadline=deadline,
-            product_id=wait.product_id,
             usage_intelligence_conn_id=self.usage_intelligence_conn_id,
             poll_interval=self.poke_interval,
         )
-
-    def on_kill(self) -> None:
-        end_session(self, forget=False)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from airflow.sdk.exceptions import AirflowNotFoundException
@@ -35,12 +35,9 @@ class UsageIntelligenceFileTrigger(BaseTrigger):
     ``FileRecord.to_dict()``), ``{"status": "timeout", "reason": ..., "missing": [...]}``
     or ``{"status": "error", "reason": ...}``; reasons never carry credentials.
 
-    :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``.
-    :param frequency: ``daily`` or ``monthly``.
-    :param since: first day of the window, ``YYYY-MM-DD``.
-    :param until: last day of the window (inclusive).
+    :param wait: what to wait for: a :class:`FileWait` (kind, frequency, window, product), as
+        the sensor parsed it, or its ``to_dict()``; checked again here before the first call.
     :param deadline: wall-clock end of the wait, as a Unix timestamp: it survives triggerer restarts.
-    :param product_id: product (default: the connection's extra ``product_id``).
     :param usage_intelligence_conn_id: connection of type ``usage_intelligence``.
     :param poll_interval: seconds between two listings.
     """
@@ -48,22 +45,14 @@ class UsageIntelligenceFileTrigger(BaseTrigger):
     def __init__(
         self,
         *,
-        file_kind: str,
-        frequency: str,
-        since: str,
-        until: str,
+        wait: FileWait | Mapping[str, Any],
         deadline: float,
-        product_id: str | None = None,
         usage_intelligence_conn_id: str = UsageIntelligenceHook.default_conn_name,
         poll_interval: float = 60.0,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]  # BaseTrigger is not annotated
-        self.file_kind = file_kind
-        self.frequency = frequency
-        self.since = since
-        self.until = until
+        self.wait = wait.to_dict() if isinstance(wait, FileWait) else dict(wait)
         self.deadline = float(deadline)
-        self.product_id = product_id
         self.usage_intelligence_conn_id = usage_intelligence_conn_id
         self.poll_interval = float(poll_interval)
 
@@ -71,12 +60,8 @@ class UsageIntelligenceFileTrigger(BaseTrigger):
         return (
             f"{type(self).__module__}.{type(self).__qualname__}",
             {
-                "file_kind": self.file_kind,
-                "frequency": self.frequency,
-                "since": self.since,
-                "until": self.until,
+                "wait": self.wait,
                 "deadline": self.deadline,
-                "product_id": self.product_id,
                 "usage_intelligence_conn_id": self.usage_intelligence_conn_id,
                 "poll_interval": self.poll_interval,
             },
@@ -88,15 +73,13 @@ class UsageIntelligenceFileTrigger(BaseTrigger):
         A cancelled trigger (triggerer shutdown, task cleared) leaves no session either: a
         poll already under way finishes in its thread, logout included.
         """
-        hook = UsageIntelligenceHook(self.usage_intelligence_conn_id, product_id=self.product_id)
-        event = await self._poll(hook)
+        event = await self._poll()
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
-    async def _poll(self, hook: UsageIntelligenceHook) -> dict[str, Any]:
+    async def _poll(self) -> dict[str, Any]:
         try:
-            wait = FileWait.parse(
-                self.file_kind, self.frequency, None, self.since, self.until, self.product_id
-            )
+            wait = FileWait.from_dict(self.wait)
+            hook = UsageIntelligenceHook(self.usage_intelligence_conn_id, product_id=wait.product_id)
             while True:
                 found, missing = await asyncio.to_thread(_check, hook, wait)
                 if not missing:
