@@ -12,6 +12,7 @@ from typing import Any
 from airflow_provider_usageintel.api.files import RejectedRecord
 from airflow_provider_usageintel.archive.plan import PlannedFile
 from airflow_provider_usageintel.archive.upload import AbortedUpload
+from airflow_provider_usageintel.exceptions import UsageIntelligenceTransferError
 
 #: failed and skipped files the task's error names one by one; the manifest and the log have them all.
 NAMED_IN_ERROR = 5
@@ -54,6 +55,23 @@ def files_manifest(
 def asset_extra(transferred: dict[str, Any]) -> dict[str, Any]:
     """The Asset event's extra of one archived file."""
     return {k: transferred[k] for k in ASSET_FIELDS}
+
+
+def raise_for_failures(
+    tried: int,
+    failed: list[dict[str, Any]],
+    rejected: Sequence[RejectedRecord],
+    archived: int,
+    lake_error: Exception | None = None,
+) -> None:
+    """Fail the task after the manifest is written: the archive's failures first, then the lake's."""
+    if failed or rejected:
+        also = f"; the lake step failed too: {lake_error}" if lake_error else ""
+        raise UsageIntelligenceTransferError(failure_message(tried, failed, rejected, archived) + also) from (
+            failed[0]["exception"] if failed else lake_error
+        )
+    if lake_error is not None:
+        raise lake_error
 
 
 def failure_message(

@@ -167,6 +167,15 @@ class ArchivePlanner:
             if record.frequency == Frequency.OPEN.value and not record.is_available:
                 reason = OPEN_NOT_AVAILABLE
             plan.append(PlannedFile(record, key, reason))
+        if self.log is not None:
+            todo = sum(p.skip_reason is None for p in plan)
+            self.log.info(
+                "%d %s file(s) selected: %d to transfer, %d already archived",
+                len(plan),
+                self.file_kind,
+                todo,
+                len(plan) - todo,
+            )
         return plan
 
     def _confirm_archived(self, candidates: list[tuple[FileRecord, str]]) -> set[str]:

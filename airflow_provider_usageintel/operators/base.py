@@ -47,6 +47,11 @@ def positive_number(value: object, field: str, problems: Problems, *, integer: b
         problems.add(f"{field}: {value!r} is not allowed (allowed: {bounds})")
 
 
+def whole_number_within(value: object, field: str, low: int, high: int, problems: Problems) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        problems.add(f"{field}: {value!r} is out of range (allowed: {low} to {high})")
+
+
 class ApiBaseOperator(BaseOperator, Generic[HookT]):
     """Base of the operators of one API hook: subclasses name the hook class and store its conn id.
 

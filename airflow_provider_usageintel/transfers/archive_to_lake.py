@@ -83,7 +83,9 @@ def check_lake_options(lake_prefix: object, options: Mapping[str, Any] | None) -
 
 
 def check_lake_step(lake_prefix: object, options: Mapping[str, Any] | None, problems: Problems) -> None:
-    """The ``lake_prefix`` option of a transfer: its settings, and pyarrow installed to act on them."""
+    """The ``lake_prefix`` option of a transfer, if set: its settings, and pyarrow to act on them."""
+    if not lake_prefix:
+        return
     problems.check(check_lake_options, lake_prefix, options)
     problems.check(require_pyarrow)
 
@@ -184,6 +186,27 @@ def sources_from_listing(
 def list_objects(s3: ArchiveS3Hook, bucket: str, prefix: str) -> dict[str, dict[str, Any]]:
     """The archive's objects under ``prefix`` by key (``Size``, ``ETag``): what lake sources are made of."""
     return s3.list_objects(bucket, prefix)
+
+
+def keep_lake_in_step(
+    operator: Any,
+    manifest: dict[str, Any],
+    plan: Sequence[Any],
+    transferred: Sequence[Mapping[str, Any]],
+    product_id: str,
+    context: Mapping[str, Any],
+) -> Exception | None:
+    """The files transfer's lake step, if ``lake_prefix`` is set: its summary goes in the manifest.
+
+    Its failure is returned, not raised, so the task reports it after the archive's own failures.
+    """
+    if not operator.lake_prefix:
+        return None
+    try:
+        manifest["lake"] = lake_after_archive(operator, plan, transferred, product_id, context)
+    except Exception as exc:  # reported after the archive's own failures, never hiding them
+        return exc
+    return None
 
 
 def lake_after_archive(
@@ -416,9 +439,7 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator, ToS3
         )
         summary = sync.run(sources)
         if self.manifest_key:
-            self.destination.put_bytes(
-                self.manifest_key, _json(summary), "application/json", {"source-product-id": product_id}
-            )
+            self.destination.put_json(self.manifest_key, summary, {"source-product-id": product_id})
         record_partitions(context, self.asset_alias, settings["lake_bucket"] or self.s3_bucket, summary)
         return summary
 
@@ -451,9 +472,3 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator, ToS3
             for k, entry in index.entries.items()
             if k in listing and entry.get("size") == int(listing[k]["Size"])
         }
-
-
-def _json(summary: Mapping[str, Any]) -> bytes:
-    import json
-
-    return json.dumps(summary, indent=2, sort_keys=True).encode()

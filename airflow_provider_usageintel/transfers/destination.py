@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -130,6 +131,11 @@ class S3Destination:
             metadata={**(metadata or {}), "sha256": digest, "size": str(len(body))},
         )
         return {"key": key, "size": len(body), "sha256": digest}
+
+    def put_json(self, key: str, value: Any, metadata: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Write a manifest or an API answer as indented JSON with sorted keys, readable and diffable."""
+        body = json.dumps(value, indent=2, sort_keys=True).encode()
+        return self.put_bytes(key, body, "application/json", metadata)
 
     def upload_ndjson_gz(
         self,

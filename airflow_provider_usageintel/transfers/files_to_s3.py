@@ -11,7 +11,6 @@ archived, then the task fails naming it.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Sequence
@@ -27,18 +26,19 @@ from airflow_provider_usageintel.archive.layout import (
     check_key_template,
     check_prefix,
 )
-from airflow_provider_usageintel.archive.manifest import asset_extra, failure_message, files_manifest
+from airflow_provider_usageintel.archive.manifest import asset_extra, files_manifest, raise_for_failures
 from airflow_provider_usageintel.archive.plan import ArchivePlanner, PlannedFile
 from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
 from airflow_provider_usageintel.exceptions import (
-    UsageIntelligenceTransferError,
     UsageIntelligenceValidationError,
 )
 from airflow_provider_usageintel.operators.base import (
     Problems,
     UsageIntelligenceFileOperator,
     parse_records,
+    whole_number_within,
 )
+from airflow_provider_usageintel.transfers.archive_to_lake import check_lake_step, keep_lake_in_step
 from airflow_provider_usageintel.transfers.destination import (
     ToS3BaseOperator,
     check_part_size,
@@ -133,13 +133,6 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3Base
             records, rejected = self._records(selection, given)
         plan = planner.plan(records)
         todo = [p for p in plan if p.skip_reason is None]
-        self.log.info(
-            "%d %s file(s) selected: %d to transfer, %d already archived",
-            len(plan),
-            planner.file_kind,
-            len(todo),
-            len(plan) - len(todo),
-        )
         for bad in rejected:
             self.log.error("Skipped, not archived: %s", bad)
         transferred, failed = self._transfer(todo, len(plan), product_id)
@@ -156,24 +149,10 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3Base
             seconds=time.monotonic() - started,
         )
         if self.manifest_key:
-            body = json.dumps(manifest, indent=2, sort_keys=True).encode()
-            self.destination.put_bytes(self.manifest_key, body, "application/json")
+            self.destination.put_json(self.manifest_key, manifest)
         self.destination.record_assets(context, [(t["key"], asset_extra(t)) for t in transferred])
-        lake_error = None
-        if self.lake_prefix:
-            from airflow_provider_usageintel.transfers.archive_to_lake import lake_after_archive
-
-            try:
-                manifest["lake"] = lake_after_archive(self, plan, transferred, product_id, context)
-            except Exception as exc:  # reported after the archive's own failures, never hiding them
-                lake_error = exc
-        if failed or rejected:
-            also = f"; the lake step failed too: {lake_error}" if lake_error else ""
-            raise UsageIntelligenceTransferError(
-                failure_message(len(todo), failed, rejected, len(transferred)) + also
-            ) from (failed[0]["exception"] if failed else lake_error)
-        if lake_error is not None:
-            raise lake_error
+        lake_error = keep_lake_in_step(self, manifest, plan, transferred, product_id, context)
+        raise_for_failures(len(todo), failed, rejected, len(transferred), lake_error)
         return manifest
 
     def on_kill(self) -> None:
@@ -196,15 +175,9 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3Base
             problems.check(check_key_template, self.key_template)
         if self.manifest_key:
             problems.check(check_key, self.manifest_key, "manifest_key")
-        if not _is_int(self.max_concurrency) or not 1 <= self.max_concurrency <= MAX_CONCURRENCY:
-            problems.add(
-                f"max_concurrency: {self.max_concurrency!r} is out of range (allowed: 1 to {MAX_CONCURRENCY})"
-            )
+        whole_number_within(self.max_concurrency, "max_concurrency", 1, MAX_CONCURRENCY, problems)
         problems.check(check_part_size, self.part_size)
-        if self.lake_prefix:
-            from airflow_provider_usageintel.transfers.archive_to_lake import check_lake_step
-
-            check_lake_step(self.lake_prefix, self.lake_options, problems)
+        check_lake_step(self.lake_prefix, self.lake_options, problems)
         problems.raise_if_any()
         if selection is None:  # pragma: no cover - a failed parse recorded problems above
             raise UsageIntelligenceValidationError("file_kind: no valid selection")
@@ -258,7 +231,3 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3Base
         )
         label = f"{FileKind.parse(self.file_kind).value} to s3://{self.s3_bucket}"
         return pool.run(todo, skipped=planned - len(todo), label=label, interval=self.progress_interval)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_usageintel.api.fluid_topics import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from airflow_provider_usageintel.archive.layout import FLUID_TOPICS_PREFIX, check_key, events_key
 from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
-from airflow_provider_usageintel.operators.base import Problems
+from airflow_provider_usageintel.operators.base import Problems, whole_number_within
 from airflow_provider_usageintel.operators.fluid_topics import FluidTopicsBaseOperator, Names
 from airflow_provider_usageintel.transfers.destination import (
     ToS3BaseOperator,
@@ -86,12 +86,7 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator, ToS3BaseOperator):
     def _validate(self, context: Context) -> tuple[dt.datetime, dt.datetime, str]:
         problems = Problems()
         self.destination.check(problems)
-        if (
-            isinstance(self.per_page, bool)
-            or not isinstance(self.per_page, int)
-            or not (1 <= self.per_page <= MAX_PER_PAGE)
-        ):
-            problems.add(f"per_page: {self.per_page!r} is not allowed (allowed: 1 to {MAX_PER_PAGE})")
+        whole_number_within(self.per_page, "per_page", 1, MAX_PER_PAGE, problems)
         problems.check(check_part_size, self.part_size)
         start, end = self.window(context, problems)
         key = self.s3_key or events_key(self.s3_prefix, start, end)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -104,8 +103,7 @@ class FusionAuthReportToS3Operator(FusionAuthBaseOperator, ToS3BaseOperator):
         if arguments:
             metadata["window-start"] = arguments["start"].isoformat()
             metadata["window-end"] = arguments["end"].isoformat()
-        body = json.dumps(result, indent=2, sort_keys=True).encode()
-        written = [self.destination.put_bytes(key, body, "application/json", metadata)]
+        written = [self.destination.put_json(key, result, metadata)]
         if self.flat:
             rows = flat_rows(self.report, result, self.hook.report_timezone)
             flat = self.destination.put_bytes(
