@@ -30,7 +30,7 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.utils import parse_timestamp
@@ -39,6 +39,8 @@ from airflow_provider_usageintel.utils.gc_pause import collector_paused
 
 if TYPE_CHECKING:
     from airflow_provider_usageintel.archive.upload import AbortedUpload, UploadedObject
+
+T = TypeVar("T")
 
 #: what botocore sends with every part unless told otherwise (``request_checksum_calculation``).
 PART_CHECKSUM = "CRC32"
@@ -77,6 +79,18 @@ def error_code(exc: BaseException) -> str:
     """The S3 error code of a botocore ``ClientError`` (``""`` for anything else)."""
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
+
+
+def unless_missing(call: Callable[[], T]) -> T | None:
+    """``call()``, or ``None`` when S3 answers that the object is not there (any other error is raised)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return call()
+    except ClientError as exc:
+        if error_code(exc) in MISSING:
+            return None
+        raise
 
 
 class ArchiveS3Hook(S3Hook):
@@ -132,26 +146,12 @@ class ArchiveS3Hook(S3Hook):
 
     def head_if_exists(self, bucket: str, key: str) -> ObjectHead | None:
         """Like :meth:`head`, ``None`` for a missing object."""
-        from botocore.exceptions import ClientError
-
-        try:
-            return self.head(bucket, key)
-        except ClientError as exc:
-            if error_code(exc) in MISSING:
-                return None
-            raise
+        return unless_missing(lambda: self.head(bucket, key))
 
     def read_bytes(self, bucket: str, key: str) -> bytes | None:
         """A small object whole (an index, a key file); ``None`` when it does not exist."""
-        from botocore.exceptions import ClientError
-
-        try:
-            body: bytes = self.get_conn().get_object(Bucket=bucket, Key=key)["Body"].read()
-        except ClientError as exc:
-            if error_code(exc) in MISSING:
-                return None
-            raise
-        return body
+        get = self.get_conn().get_object
+        return unless_missing(lambda: bytes(get(Bucket=bucket, Key=key)["Body"].read()))
 
     def open_object(self, bucket: str, key: str) -> tuple[ObjectHead, Any]:
         """An object's head and a streaming body of all its bytes, from one GET: the two always agree.
