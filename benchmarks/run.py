@@ -598,10 +598,10 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def report(rows: list[Row], raw: dict[str, Any], seconds: float) -> str:
+def report(rows: list[Row], raw: dict[str, Any], seconds: float, command: str = "make bench") -> str:
     when = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return (
-        f"# Benchmark results\n\n{when}; `make bench` took {seconds / 60:.1f} min.\n\n"
+        f"# Benchmark results\n\n{when}; `{command}` took {seconds / 60:.1f} min.\n\n"
         f"Machine: {machine()}.\n\n{table(rows)}\n\n"
         f"## Raw figures\n\n```json\n{json.dumps(raw, indent=1, sort_keys=True)}\n```\n"
     )
@@ -644,7 +644,8 @@ def main() -> int:
     started = time.monotonic()
     only_lake = "--only-lake" in sys.argv
     raw, rows = measure_all(only_lake, skip_files="--skip-files" in sys.argv)
-    text = report(rows, raw, time.monotonic() - started)
+    command = " ".join(["python -m benchmarks.run", *sys.argv[1:]]) if sys.argv[1:] else "make bench"
+    text = report(rows, raw, time.monotonic() - started, command)
     results = RESULTS.with_name("lake.md") if only_lake else RESULTS
     results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(text)
