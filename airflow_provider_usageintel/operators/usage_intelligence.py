@@ -16,25 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from airflow_provider_usageintel.api.endpoints import Endpoint, Paging, report_endpoint
+from airflow_provider_usageintel.api.endpoints import Endpoint, Paging
 from airflow_provider_usageintel.api.files import FileKind, FileRecord, Frequency
 from airflow_provider_usageintel.api.selection import RAW_FREQUENCIES, FileSelection
-from airflow_provider_usageintel.api.validation import request_problems
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceTransferError,
     UsageIntelligenceValidationError,
 )
-from airflow_provider_usageintel.hooks.usage_intelligence import DEFAULT_PAGE_SIZE, request_body
 from airflow_provider_usageintel.operators.base import (
     FrequencyArg,
     Problems,
-    UsageIntelligenceBaseOperator,
     UsageIntelligenceFileOperator,
+    UsageIntelligenceReportBaseOperator,
     UsageIntelligenceTaskError,
-    json_argument,
     parse_records,
     positive_number,
-    within,
 )
 from airflow_provider_usageintel.operators.license_keys import UsageIntelligenceLicenseKeysOperator
 from airflow_provider_usageintel.utils.extract import extract_csv_members
@@ -66,7 +62,7 @@ def json_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str).encode())
 
 
-class UsageIntelligenceReportOperator(UsageIntelligenceBaseOperator):
+class UsageIntelligenceReportOperator(UsageIntelligenceReportBaseOperator):
     """Run one report of the endpoint table by name and return its whole answer (pushed to XCom).
 
     The answer is the server's JSON object with every documented field (``summary``,
@@ -80,31 +76,15 @@ class UsageIntelligenceReportOperator(UsageIntelligenceBaseOperator):
     rest. Large pulls belong in S3: ``UsageIntelligenceReportToS3Operator`` streams every
     page there in constant memory.
 
-    :param report: endpoint name, e.g. ``date_range`` (see the endpoint table). (templated)
-    :param request: JSON body (query parameters for GET reports), a dict or a JSON string;
-        rendered, then validated before any call. (templated)
+    Takes the parameters of :class:`UsageIntelligenceReportBaseOperator` (``report``,
+    ``request``, ``page_size``), ``product_id`` and ``usage_intelligence_conn_id``, and:
+
     :param max_result_bytes: largest result accepted, measured as compact JSON.
-    :param page_size: rows asked for per page of offset-paged reports (unless the request's
-        ``paging.maxResults`` says).
     """
 
-    template_fields: Sequence[str] = (*UsageIntelligenceBaseOperator.template_fields, "report", "request")
-    template_fields_renderers = {"request": "json"}
-
-    def __init__(
-        self,
-        *,
-        report: str,
-        request: Mapping[str, Any] | list[Mapping[str, Any]] | str | None = None,
-        max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES,
-        page_size: int = DEFAULT_PAGE_SIZE,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, max_result_bytes: int = DEFAULT_MAX_RESULT_BYTES, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.report = report
-        self.request = request
         self.max_result_bytes = max_result_bytes
-        self.page_size = page_size
 
     def execute(self, context: Context) -> Any:
         endpoint, body = self._checked_request()
@@ -147,34 +127,10 @@ class UsageIntelligenceReportOperator(UsageIntelligenceBaseOperator):
 
     def _checked_request(self) -> tuple[Endpoint, Any]:
         problems = Problems()
-        endpoint = problems.check(report_endpoint, self.report)
-        body = None
-        try:
-            body = self._request(endpoint)
-        except UsageIntelligenceValidationError as exc:
-            problems.extend(exc.problems)
-        else:
-            if endpoint is not None:
-                problems.extend(within("request", request_problems(endpoint.name, body)))
-        if endpoint is not None and endpoint.needs_product_id:
-            self.check_product_id(problems)
+        endpoint, body = self.check_request(problems)
         positive_number(self.max_result_bytes, "max_result_bytes", problems)
-        positive_number(self.page_size, "page_size", problems)
         problems.raise_if_any()
         return cast(Endpoint, endpoint), body
-
-    def _request(self, endpoint: Endpoint | None) -> Any:
-        """The rendered request; text for an endpoint that takes any (``*/*``) stays text unless JSON."""
-        takes_text = endpoint is not None and endpoint.body_media != "application/json"
-        if takes_text and isinstance(self.request, str):
-            try:
-                return json.loads(self.request)
-            except ValueError:
-                return self.request
-        body = json_argument(self.request, "request")
-        if endpoint is not None:
-            body = request_body(endpoint, body)
-        return body
 
 
 def merge_pages(endpoint: Endpoint, pages: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -289,7 +245,6 @@ class UsageIntelligenceDownloadFileOperator(UsageIntelligenceFileOperator):
     def __init__(
         self,
         *,
-        file_kind: str,
         local_dir: str | Path,
         files: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
         frequency: FrequencyArg = None,
@@ -299,7 +254,7 @@ class UsageIntelligenceDownloadFileOperator(UsageIntelligenceFileOperator):
         progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         **kwargs: Any,
     ) -> None:
-        super().__init__(file_kind=file_kind, frequency=frequency, **kwargs)
+        super().__init__(frequency=frequency, **kwargs)
         self.local_dir = local_dir
         self.files = files
         self.extract = extract

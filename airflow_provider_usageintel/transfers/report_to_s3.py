@@ -19,19 +19,11 @@ from typing import IO, Any
 
 from airflow.sdk import Context
 
-from airflow_provider_usageintel.api.endpoints import REPORT_NAMES, Endpoint, Paging, report_endpoint
-from airflow_provider_usageintel.api.validation import request_problems
+from airflow_provider_usageintel.api.endpoints import Endpoint, Paging
 from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
 from airflow_provider_usageintel.archive.validation import check_key
-from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
-from airflow_provider_usageintel.hooks.usage_intelligence import DEFAULT_PAGE_SIZE, request_body
-from airflow_provider_usageintel.operators.base import (
-    Problems,
-    UsageIntelligenceBaseOperator,
-    json_argument,
-    positive_number,
-    within,
-)
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
+from airflow_provider_usageintel.operators.base import Problems, UsageIntelligenceReportBaseOperator
 from airflow_provider_usageintel.transfers.destination import (
     ToS3BaseOperator,
     check_part_size,
@@ -50,7 +42,7 @@ def payload(endpoint: Endpoint, answer: dict[str, Any]) -> Any:
     return answer
 
 
-class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator, ToS3BaseOperator):
+class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, ToS3BaseOperator):
     """Write a report's whole answer to ``s3_key`` as JSON and, flattened, next to it as NDJSON or CSV.
 
     The JSON object is the server's answer with every documented field; for a paged
@@ -61,12 +53,12 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator, ToS3Bas
     The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
     are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`.
 
-    :param report: a report name of the endpoint table (e.g. ``date_range``).
-    :param request: the request body (templated; validated before any call).
+    The report parameters (``report``, ``request``, ``page_size``) are those of
+    :class:`~airflow_provider_usageintel.operators.base.UsageIntelligenceReportBaseOperator`. Its own:
+
     :param s3_key: key of the JSON object (templated), e.g. ``reports/{{ ds }}/date_range.json``.
     :param flat_format: ``ndjson`` (default), ``csv`` or ``None`` for the JSON only.
     :param flat_key: key of the flat object (default: ``s3_key`` with the format's extension).
-    :param page_size: rows asked for per page of offset-paged reports (unless the request says).
     :param part_size: multipart part size in bytes for large objects.
 
     Returns (pushed to XCom): the keys written with their sizes, SHA-256 and row count, and the pages
@@ -74,34 +66,25 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator, ToS3Bas
     """
 
     template_fields: Sequence[str] = (
-        *UsageIntelligenceBaseOperator.template_fields,
+        *UsageIntelligenceReportBaseOperator.template_fields,
         *ToS3BaseOperator.template_fields,
-        "report",
-        "request",
         "s3_key",
         "flat_key",
     )
-    template_fields_renderers = {"request": "json"}
 
     def __init__(
         self,
         *,
-        report: str,
         s3_key: str,
-        request: dict[str, Any] | list[dict[str, Any]] | str | None = None,
         flat_format: str | None = "ndjson",
         flat_key: str | None = None,
-        page_size: int = DEFAULT_PAGE_SIZE,
         part_size: int = DEFAULT_PART_SIZE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.report = report
-        self.request = request
         self.s3_key = s3_key
         self.flat_format = flat_format
         self.flat_key = flat_key
-        self.page_size = page_size
         self.part_size = part_size
 
     def _flat_key(self) -> str:
@@ -113,23 +96,13 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceBaseOperator, ToS3Bas
     def _validate(self) -> tuple[Endpoint, Any]:
         """Every problem of the report, its request and the targets, before any call."""
         problems = Problems()
-        request = problems.check(json_argument, self.request, "request")
-        endpoint = None
-        if self.report not in REPORT_NAMES:
-            problems.add(f"report: unknown name {self.report!r} (allowed: {allowed(REPORT_NAMES)})")
-        else:
-            endpoint = report_endpoint(self.report)
-            request = problems.check(request_body, endpoint, request)
-            if request is not None:
-                problems.extend(within("request", request_problems(self.report, request)))
+        endpoint, request = self.check_request(problems)
         if self.flat_format is not None and self.flat_format not in FLAT_FORMATS:
             problems.add(f"flat_format: {self.flat_format!r} is not supported (allowed: ndjson, csv, None)")
         self.destination.check(problems)
-        self.check_product_id(problems)
         problems.check(check_key, self.s3_key, "s3_key")
         if self.flat_format in FLAT_FORMATS:
             problems.check(check_key, self._flat_key(), "flat_key")
-        positive_number(self.page_size, "page_size", problems)
         problems.check(check_part_size, self.part_size)
         problems.raise_if_any()
         if endpoint is None:  # pragma: no cover - recorded as a problem above
