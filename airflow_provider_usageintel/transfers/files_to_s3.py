@@ -50,6 +50,7 @@ from airflow_provider_usageintel.transfers.destination import (
     with_asset_outlet,
 )
 from airflow_provider_usageintel.transfers.file_pool import FilePool
+from airflow_provider_usageintel.utils.sessions import end_session_soon
 
 MAX_CONCURRENCY = 64
 
@@ -149,7 +150,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
         early_prefix = planner.upfront_prefix(selection, given_records=given is not None)
         with planner.preparing(self.destination.abort_stale_uploads, early_prefix):
             records, rejected = self._records(selection, given)
-        plan = planner.plan(records)
+            plan = planner.plan(records, api_done=lambda: end_session_soon(self))
         todo = [p for p in plan if p.skip_reason is None]
         self.log.info(
             "%d %s file(s) selected: %d to transfer, %d already archived",
@@ -273,6 +274,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator):
             self.max_concurrency,
             self.log,
             self._cancelled,
+            api_done=lambda: end_session_soon(self),
         )
         label = f"{FileKind.parse(self.file_kind).value} to s3://{self.s3_bucket}"
         return pool.run(todo, skipped=planned - len(todo), label=label, interval=self.progress_interval)
