@@ -111,6 +111,7 @@ class FilePool:
                 self._counted(chunks, progress, downloaded),
                 metadata=object_metadata(record, self.product_id),
                 final_metadata=lambda: {"size": stream.size, METADATA_SHA: stream.sha256},
+                size=lambda: stream.total,
                 part_size=self.part_size,
                 content_type="application/zip",
                 log=self.log,
