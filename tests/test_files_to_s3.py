@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import json
+import threading
 
 import pytest
 
@@ -379,3 +381,90 @@ def test_an_unreadable_index_does_not_fail_a_run_that_does_not_need_it(ui_conn, 
     s3.client.put_object(Bucket=s3.bucket, Key=index_key, Body=b"{}", StorageClass="GLACIER")
     assert first_half_of_march(s3, "cold").execute({})["files_transferred"] == 14
     assert len(json.loads(s3.read(index_key))["objects"]) == 14  # written anew
+
+
+# -- the API session ends as soon as the task needs nothing more from it -----------------------
+
+
+def _march_records() -> list[FileRecord]:
+    """The listed records that ``first_half_of_march`` selects."""
+    from airflow_provider_usageintel.api.selection import FileSelection
+
+    selection = FileSelection.parse("custom_events", since="2024-03-01", until="2024-03-14")
+    with UsageIntelligenceHook() as hook:
+        return selection.apply(hook.list_files("custom_events"))
+
+
+def _held_until(s3, operation: str, event: threading.Event) -> list[bool]:
+    """Holds each ``operation`` request of the S3 client until ``event`` is set; says whether it was."""
+    released: list[bool] = []
+    s3.hook.get_conn().meta.events.register(
+        f"before-send.s3.{operation}", lambda **_: released.append(event.wait(60))
+    )
+    return released
+
+
+def test_a_no_op_run_is_done_with_the_api_before_s3_answers_its_listing(ui_conn, usageintel_emulator, s3):
+    from airflow_provider_usageintel.archive.plan import ALREADY_ARCHIVED, ArchivePlanner
+
+    assert first_half_of_march(s3, "soon").execute({})["files_transferred"] == 14
+    records = _march_records()
+    planner = ArchivePlanner(s3.hook, s3.bucket, "soon", "1234567890", "custom_events")
+    done_with_api = threading.Event()
+    # The index vouches for every file: planning says so before the listing is in, which
+    # is held until then (it would wait in vain if planning waited for it first).
+    released = _held_until(s3, "ListObjectsV2", done_with_api)
+    with planner.preparing(lambda space: [], "soon/1234567890/custom_events/"):
+        plan = planner.plan(records, api_done=done_with_api.set)
+    assert released == [True]
+    assert [p.skip_reason for p in plan] == [ALREADY_ARCHIVED] * 14
+    assert gc.isenabled()  # paused while preparing only
+
+
+def test_a_no_op_rerun_logs_in_again_for_a_file_s3_lost_since(ui_conn, usageintel_emulator, s3):
+    assert first_half_of_march(s3, "lost").execute({})["files_transferred"] == 14
+    usageintel_emulator.control.reset()
+    assert first_half_of_march(s3, "lost").execute({})["files_transferred"] == 0
+    assert usageintel_emulator.control.sessions() == {"logins": 1, "logouts": 1, "open": 0}
+
+    # The index still vouches for a file S3 no longer holds: the session ends as for a no-op,
+    # then the listing shows the file missing and its download logs in again.
+    lost = layout.object_key(_march_records()[0], "1234567890", "lost")
+    s3.client.delete_object(Bucket=s3.bucket, Key=lost)
+    usageintel_emulator.control.reset()
+    again = first_half_of_march(s3, "lost").execute({})
+    assert again["files_transferred"] == 1 and s3.list_keys(lost) == [lost]
+    assert usageintel_emulator.control.sessions() == {"logins": 2, "logouts": 2, "open": 0}
+
+
+@pytest.mark.parametrize("size", [None, MIN_PART_SIZE + 1024 * 1024], ids=["one put", "multipart"])
+def test_the_api_is_done_with_once_the_last_byte_is_read(ui_conn, usageintel_emulator, s3, size):
+    import logging
+
+    from airflow_provider_usageintel.archive.plan import PlannedFile
+    from airflow_provider_usageintel.transfers.file_pool import FilePool
+
+    name = "1234567890_cust_2024-03-14.zip"
+    if size:
+        usageintel_emulator.control.set_file_size(name, size)
+    [record] = [r for r in _march_records() if r.file_name == name]
+    done_with_api = threading.Event()
+    # The upload completes only once the pool is done with the API.
+    released = _held_until(s3, "CompleteMultipartUpload" if size else "PutObject", done_with_api)
+    with UsageIntelligenceHook() as api:
+        pool = FilePool(
+            api,
+            s3.hook,
+            s3.bucket,
+            "1234567890",
+            MIN_PART_SIZE,
+            2,
+            logging.getLogger("tests"),
+            api_done=done_with_api.set,
+        )
+        transferred, failed = pool.run(
+            [PlannedFile(record, "pool/one.zip")], skipped=0, label="t", interval=60
+        )
+    assert released == [True] and failed == []
+    assert [t["key"] for t in transferred] == ["pool/one.zip"]
+    assert hashlib.sha256(s3.read("pool/one.zip")).hexdigest() == transferred[0]["sha256"]

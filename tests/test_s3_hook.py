@@ -97,6 +97,51 @@ def test_listing_follows_every_page(s3):
     assert len(sent) == 3  # pages of 2, 2 and 1
 
 
+def test_listing_needs_no_paginator_model(s3):
+    s3.client.put_object(Bucket=s3.bucket, Key="a/one", Body=b"1")
+    hook = ArchiveS3Hook(aws_conn_id="aws_default", caller="tests")
+    loaded: list[str] = []
+    loader = hook.get_conn()._loader  # botocore's: what the client reads from its data files
+    load = loader.load_service_model
+    loader.load_service_model = lambda service, kind, *args: loaded.append(kind) or load(service, kind, *args)
+    assert list(hook.list_objects(s3.bucket, "a/")) == ["a/one"]
+    assert list(hook.incomplete_uploads(s3.bucket, "a/")) == []
+    assert loaded == []  # a paginator would have loaded "paginators-1"
+
+
+def test_pages_follow_every_marker_and_stop_on_a_repeated_one():
+    from botocore.exceptions import PaginationError
+
+    from airflow_provider_usageintel.hooks.s3 import LIST_UPLOADS_MARKERS, _pages
+
+    # moto's server answers ListMultipartUploads in one page whatever MaxUploads says: the
+    # markers of a truncated answer are followed as S3 sends them.
+    answers = [
+        {"IsTruncated": True, "NextKeyMarker": "u/1", "NextUploadIdMarker": "id1", "Uploads": [1]},
+        {"IsTruncated": True, "NextKeyMarker": "u/2", "NextUploadIdMarker": "", "Uploads": [2]},
+        {"IsTruncated": False, "NextKeyMarker": "u/3", "Uploads": [3]},
+    ]
+    asked: list[dict] = []
+
+    def operation(**params):
+        asked.append(params)
+        return answers[len(asked) - 1]
+
+    pages = list(_pages(operation, {"Bucket": "b", "Prefix": "u/"}, LIST_UPLOADS_MARKERS))
+    assert [page["Uploads"] for page in pages] == [[1], [2], [3]]
+    assert asked == [
+        {"Bucket": "b", "Prefix": "u/"},
+        {"Bucket": "b", "Prefix": "u/", "KeyMarker": "u/1", "UploadIdMarker": "id1"},
+        {"Bucket": "b", "Prefix": "u/", "KeyMarker": "u/2"},
+    ]
+
+    def stuck(**params):
+        return {"IsTruncated": True, "NextKeyMarker": "u/1", "NextUploadIdMarker": "id1"}
+
+    with pytest.raises(PaginationError, match="same next token"):
+        list(_pages(stuck, {"Bucket": "b"}, LIST_UPLOADS_MARKERS))
+
+
 def test_put_and_read_round_trip_with_metadata(s3):
     body = b'{"version": 1}'
     s3.hook.put_bytes(

@@ -119,3 +119,28 @@ def test_part_buffers_go_round_and_every_byte_arrives(s3):
     assert result.parts == 12
     assert s3.read("a/round.zip") == data
     assert len(bodies) <= 3  # two in flight and one being filled, reused from part to part
+
+
+@pytest.mark.parametrize(
+    ("announced", "expected_parts"),
+    [
+        (None, [8, 8]),  # length unknown: parts of part_size
+        (16, [8, 5, 3]),  # known: the last part short, the one before at S3's minimum
+        (19, [8, 8, 3]),
+        (20, [8, 8, 4]),  # nothing to gain: the last part is short anyway
+        (10, [8, 8]),  # announced wrong: every byte still goes, in parts of part_size
+    ],
+)
+def test_a_known_length_leaves_little_to_send_after_the_last_byte(s3, announced, expected_parts):
+    mib = 1024 * 1024
+    data = os.urandom(sum(expected_parts) * mib)
+    sizes: list[int] = []
+    s3.hook.get_conn().meta.events.register(
+        "before-parameter-build.s3.UploadPart", lambda params, **_: sizes.append(len(params["Body"]))
+    )
+    size = (lambda: announced * mib) if announced else None
+    result = StreamingUpload(s3.hook, s3.bucket, "a/known.zip", part_size=8 * mib, size=size).run(
+        chunks(data, mib + 7)
+    )
+    assert sorted(sizes, reverse=True) == [n * mib for n in expected_parts] and result.parts == len(sizes)
+    assert s3.read("a/known.zip") == data

@@ -22,6 +22,7 @@ from airflow_provider_usageintel.sensors.usage_intelligence import UsageIntellig
 from airflow_provider_usageintel.transfers.files_to_s3 import UsageIntelligenceFilesToS3Operator
 from airflow_provider_usageintel.transfers.report_to_s3 import UsageIntelligenceReportToS3Operator
 from airflow_provider_usageintel.triggers.usage_intelligence import UsageIntelligenceFileTrigger
+from airflow_provider_usageintel.utils.sessions import end_session_soon, ends_session
 
 # -- operators: failure and interruption --------------------------------------------------------
 
@@ -75,6 +76,51 @@ def test_on_kill_logs_out_at_once(ui_conn, usageintel_emulator, s3):
     operator.on_kill()
     assert usageintel_emulator.control.sessions() == {"logins": 1, "logouts": 1, "open": 0}
     assert operator._cancelled.is_set()
+
+
+class EndsEarly(UsageIntelligenceReportOperator):
+    """Done with the API as soon as it has logged in."""
+
+    def execute(self, context):
+        self.hook.login()
+        end_session_soon(self)
+        return "done"
+
+
+def test_execute_waits_for_a_session_it_ended_early(ui_conn, usageintel_emulator):
+    usageintel_emulator.control.set_latency_ms(300)  # the logout is still on its way as execute returns
+    assert EndsEarly(task_id="early", report="event_names").execute({}) == "done"
+    assert usageintel_emulator.control.sessions() == {"logins": 1, "logouts": 1, "open": 0}
+
+
+class ReportAfterEndingEarly(UsageIntelligenceReportOperator):
+    """Ends its session early, then needs the API after all."""
+
+    def execute(self, context):
+        self.hook.login()
+        end_session_soon(self)
+        return self.hook.run_report(self.report, {}, self.product_id)
+
+
+def test_a_session_needed_after_ending_early_is_a_new_one_that_ends_too(ui_conn, usageintel_emulator):
+    assert ReportAfterEndingEarly(task_id="again", report="event_names").execute({})
+    assert usageintel_emulator.control.sessions() == {"logins": 2, "logouts": 2, "open": 0}
+
+
+def test_a_failure_ending_a_session_in_the_background_is_raised_by_execute():
+    class FailingHook:
+        def end_session(self) -> None:
+            raise RuntimeError("the logout broke")
+
+    class Task:
+        @ends_session
+        def execute(self) -> str:
+            vars(self)["hook"] = FailingHook()
+            end_session_soon(self)
+            return "done"
+
+    with pytest.raises(RuntimeError, match="the logout broke"):
+        Task().execute()
 
 
 # -- sensor and trigger: no session between pokes or polls ------------------------------------------

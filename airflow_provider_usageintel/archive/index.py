@@ -95,6 +95,11 @@ class ArchiveIndex(JsonIndex):
             return False
         return record.is_final or entry.get("uncompressed_kb") == record.uncompressed_size_kb
 
+    def expects(self, key: str, record: FileRecord) -> bool:
+        """Whether :meth:`vouches_for` will, if the listing shows ``key`` with the size recorded here."""
+        size = self.entries.get(key, {}).get("size")
+        return isinstance(size, int) and record.size_matches(size) and self.vouches_for(key, record, size)
+
     def add(self, key: str, record: FileRecord, size: int, sha256: str | None) -> None:
         """``sha256`` is ``None`` for an object confirmed by ``HeadObject`` that was written in parts."""
         entry = {

@@ -12,6 +12,7 @@ prefix a task was given, whatever a DAG author or a server sends.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import string
@@ -109,6 +110,12 @@ def check_key_template(template: object, field_name: str = "key_template") -> st
         raise UsageIntelligenceValidationError(
             f"{field_name}: expected a string, got {type(template).__name__}"
         )
+    return _checked_template(template, field_name)
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_template(template: str, field_name: str) -> str:
+    """:func:`check_key_template` of a string, once per template: every key of a run is made with one."""
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:

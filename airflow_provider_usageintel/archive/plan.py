@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,7 @@ from airflow_provider_usageintel.archive.layout import (
     selection_prefix,
 )
 from airflow_provider_usageintel.archive.upload import AbortedUpload
+from airflow_provider_usageintel.utils.gc_pause import collector_paused
 
 if TYPE_CHECKING:
     from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook, ObjectHead
@@ -78,8 +79,9 @@ class ArchivePlanner:
     log: Any = None
     #: leftover uploads aborted while preparing.
     aborted: list[AbortedUpload] = field(default_factory=list, init=False)
-    #: the archive listed while preparing, when its prefix was known upfront.
-    listing: Listing | None = field(default=None, init=False)
+    #: the S3 work started while preparing: the archive's listing and the index read.
+    _early_listing: Future[Listing] | None = field(default=None, init=False, repr=False)
+    _early_index: Future[None] | None = field(default=None, init=False, repr=False)
 
     @cached_property
     def index(self) -> ArchiveIndex:
@@ -113,34 +115,48 @@ class ArchivePlanner:
         """Get the S3 side ready while the body of the ``with`` (the API listing) runs.
 
         The API calls are mostly waiting. Meanwhile the S3 client is created (about a
-        tenth of a second of CPU: botocore parses the S3 service model), leftovers of
-        killed runs are aborted (``abort_stale(key_space)``) and, when the prefix is known
-        upfront, the archive is listed and its index read: a no-op re-run pays about the
-        longer of the two sides instead of their sum.
+        tenth of a second of CPU: botocore parses the S3 service model) and, when the
+        prefix is known upfront, the archive is listed and its index read: a no-op re-run
+        pays about the longer of the two sides instead of their sum. Leftovers of killed
+        runs are aborted (``abort_stale(key_space)``) beside the listing, once the index is
+        in: planning waits for the index, not for them. :meth:`plan` may run in the body;
+        it waits for what it needs.
+
+        The garbage collector stays paused until then (see utils/gc_pause.py): the S3
+        client's objects, long-lived, would otherwise be scanned twice more in the middle
+        of the listing, about 15 ms of a no-op task's 150.
         """
-        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="s3-early") as pool:
-            ready = pool.submit(self._prepare, abort_stale, listing_prefix, pool)
+        with collector_paused(), ThreadPoolExecutor(max_workers=3, thread_name_prefix="s3-early") as pool:
+            # Each job waits only for jobs submitted before it, and three workers run them all.
+            connected = pool.submit(self.s3.get_conn)
+            if listing_prefix is not None:
+                self._early_listing = pool.submit(self._list_early, connected, listing_prefix)
+                self._early_index = pool.submit(self._preload, connected)
+            aborted = pool.submit(self._abort_stale, self._early_index or connected, abort_stale)
             yield
-            ready.result()
+            self.aborted = aborted.result()
 
-    def _prepare(
-        self,
-        abort_stale: Callable[[KeySpace], list[AbortedUpload]],
-        listing_prefix: str | None,
-        pool: ThreadPoolExecutor,
-    ) -> None:
-        self.s3.get_conn()
-        aborted = pool.submit(abort_stale, self.key_space)
-        if listing_prefix is not None:
-            loaded = pool.submit(self._preload)
-            self.listing = Listing(listing_prefix, self.s3.list_objects(self.bucket, listing_prefix))
-            loaded.result()
-        self.aborted = aborted.result()
+    def _list_early(self, connected: Future[Any], prefix: str) -> Listing:
+        connected.result()
+        return Listing(prefix, self.s3.list_objects(self.bucket, prefix))
 
-    def _preload(self) -> None:
+    def _preload(self, connected: Future[Any]) -> None:
         """Read the index early; a failure is left to planning, which raises it only if it needs it."""
+        connected.result()
         with contextlib.suppress(*s3_errors()):
             self.index.load()
+
+    def _abort_stale(
+        self, after: Future[Any], abort_stale: Callable[[KeySpace], list[AbortedUpload]]
+    ) -> list[AbortedUpload]:
+        """Leftovers are listed after ``after``: beside the archive's listing, not ahead of it."""
+        after.result()
+        return abort_stale(self.key_space)
+
+    @property
+    def listing(self) -> Listing | None:
+        """The archive listed while preparing, when its prefix was known upfront (once it is)."""
+        return self._early_listing.result() if self._early_listing is not None else None
 
     def existing(self, keys: list[str], early: Listing | None = None) -> dict[str, dict[str, Any]]:
         """Objects already under the keys' common prefix: one listing page per 1,000 keys."""
@@ -152,9 +168,18 @@ class ArchivePlanner:
             return early.objects
         return self.s3.list_objects(self.bucket, prefix)
 
-    def plan(self, records: list[FileRecord]) -> list[PlannedFile]:
-        """Every record with its key, and why it is skipped when it is."""
+    def plan(
+        self, records: list[FileRecord], api_done: Callable[[], None] | None = None
+    ) -> list[PlannedFile]:
+        """Every record with its key, and why it is skipped when it is.
+
+        ``api_done`` is called as soon as the index read while preparing shows every record
+        archived, before the listing confirms it: a no-op run then ends its API session
+        while S3 answers. Should the listing disagree, the downloads log in again.
+        """
         keyed = [(record, self.key(record)) for record in records]
+        if api_done is not None and self._foreseen_archived(keyed):
+            api_done()
         existing = {} if self.replace else self.existing([key for _, key in keyed])
         candidates = [(r, k) for r, k in keyed if k in existing and r.size_matches(existing[k]["Size"])]
         if candidates and not self.index.loaded:
@@ -164,7 +189,7 @@ class ArchivePlanner:
         plan = []
         for record, key in keyed:
             reason = ALREADY_ARCHIVED if key in archived else None
-            if record.frequency == Frequency.OPEN.value and not record.is_available:
+            if _unavailable(record):
                 reason = OPEN_NOT_AVAILABLE
             plan.append(PlannedFile(record, key, reason))
         if self.log is not None:
@@ -177,6 +202,13 @@ class ArchivePlanner:
                 len(plan) - todo,
             )
         return plan
+
+    def _foreseen_archived(self, keyed: list[tuple[FileRecord, str]]) -> bool:
+        """Whether the index read early vouches for every record at its listed size (no download)."""
+        if self.replace or self._early_index is None:
+            return False
+        self._early_index.result()
+        return all(_unavailable(record) or self.index.expects(key, record) for record, key in keyed)
 
     def _confirm_archived(self, candidates: list[tuple[FileRecord, str]]) -> set[str]:
         """Keys whose object carries our metadata for the same source file, with a matching size."""
@@ -217,3 +249,8 @@ class ArchivePlanner:
                     self.index.key,
                     exc,
                 )
+
+
+def _unavailable(record: FileRecord) -> bool:
+    """Today's open file, listed before there is anything to download."""
+    return record.frequency == Frequency.OPEN.value and not record.is_available

@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
 MIN_PART_SIZE = 5 * 1024 * 1024
+#: what is left to send once the last byte is in, when the stream's length is known upfront.
+LAST_PART_SIZE = 3 * 1024 * 1024
 #: what a bucket lifecycle rule should do too, as the second line of defence (see docs/s3-layout.md).
 LIFECYCLE_HINT = "the bucket's AbortIncompleteMultipartUpload lifecycle rule"
 
@@ -84,6 +86,9 @@ class StreamingUpload:
     :param metadata: known before the first byte; every object gets it.
     :param final_metadata: called after the last byte (size, checksum); only an object written
         in one request can carry it.
+    :param size: called before each part is cut: the stream's full length once known (a
+        download's announced length), else ``None``. The last parts are then cut short (see
+        :meth:`_part_length`).
     """
 
     def __init__(
@@ -98,6 +103,7 @@ class StreamingUpload:
         max_inflight: int = 4,
         content_type: str = "application/octet-stream",
         log: Any = None,
+        size: Callable[[], int | None] | None = None,
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"part_size: {part_size} is below S3's minimum of {MIN_PART_SIZE} bytes")
@@ -112,6 +118,7 @@ class StreamingUpload:
         self.size = 0
         self._buffers = _PartBuffers(part_size)
         self._log = log or _log
+        self._expected_size = size
 
     def run(self, chunks: Iterable[bytes]) -> UploadedObject:
         parts = self._cut(chunks)
@@ -133,25 +140,47 @@ class StreamingUpload:
         return _metadata(self._final_metadata()) if self._final_metadata else {}
 
     def _cut(self, chunks: Iterable[bytes]) -> Iterator[bytearray]:
-        """Parts of exactly ``part_size`` (the last one shorter), each byte copied once.
+        """Parts of ``part_size`` (near a known end, see :meth:`_part_length`), each byte copied once.
 
         A part is allocated only when the previous one was taken, so the
         consumer holds at most the parts it has not released yet plus one.
         """
-        part, filled = self._buffers.take(), 0
+        part, filled, start = self._buffers.take(), 0, 0
+        length = self._part_length(start)
         for chunk in chunks:
             view = memoryview(chunk)
             while view:
-                take = min(len(view), self.part_size - filled)
+                take = min(len(view), length - filled)
                 part[filled : filled + take] = view[:take]
                 filled += take
                 view = view[take:]
-                if filled == self.part_size:
+                if filled == length:
+                    if length < self.part_size:
+                        del part[length:]  # shrinks in place: no copy
                     yield part
-                    part, filled = self._buffers.take(), 0
+                    part, filled, start = self._buffers.take(), 0, start + length
+                    length = self._part_length(start)
         if filled:
-            del part[filled:]  # shrinks in place: no copy
+            del part[filled:]
             yield part
+
+    def _part_length(self, start: int) -> int:
+        """The length of the part starting at byte ``start``: ``part_size``, but for the last ones.
+
+        After the last byte, its part still has to be uploaded before the upload completes.
+        When the stream's length is known and above one part, the last part is cut down to
+        :data:`LAST_PART_SIZE` (the one before stays at S3's minimum or more): less is left
+        to send at the end, while the part before it uploads as the last bytes arrive.
+        """
+        total = self._expected_size() if self._expected_size is not None else None
+        if total is None or total <= self.part_size:
+            return self.part_size  # unknown, or one request's worth: its own end
+        left, last_two = total - start, MIN_PART_SIZE + LAST_PART_SIZE
+        if 0 < left <= self.part_size and left - LAST_PART_SIZE >= MIN_PART_SIZE:
+            return left - LAST_PART_SIZE
+        if self.part_size < left < self.part_size + last_two and left - last_two >= MIN_PART_SIZE:
+            return left - last_two
+        return self.part_size
 
     def _multipart(self, parts: Iterator[bytearray]) -> UploadedObject:
         upload_id = self.s3.start_upload(

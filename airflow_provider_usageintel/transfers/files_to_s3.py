@@ -44,6 +44,7 @@ from airflow_provider_usageintel.transfers.destination import (
     check_part_size,
 )
 from airflow_provider_usageintel.transfers.file_pool import FilePool
+from airflow_provider_usageintel.utils.sessions import end_session_soon
 
 MAX_CONCURRENCY = 64
 
@@ -131,7 +132,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3Base
         early_prefix = planner.upfront_prefix(selection, given_records=given is not None)
         with planner.preparing(self.destination.abort_stale_uploads, early_prefix):
             records, rejected = self._records(selection, given)
-        plan = planner.plan(records)
+            plan = planner.plan(records, api_done=lambda: end_session_soon(self))
         todo = [p for p in plan if p.skip_reason is None]
         for bad in rejected:
             self.log.error("Skipped, not archived: %s", bad)
@@ -228,6 +229,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3Base
             self.max_concurrency,
             self.log,
             self._cancelled,
+            api_done=lambda: end_session_soon(self),
         )
         label = f"{FileKind.parse(self.file_kind).value} to s3://{self.s3_bucket}"
         return pool.run(todo, skipped=planned - len(todo), label=label, interval=self.progress_interval)

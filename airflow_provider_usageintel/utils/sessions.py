@@ -6,12 +6,16 @@ on the task as ``hook``; :func:`end_session` ends and forgets it. Operators get
 it for free through :func:`ends_session`, which their base class applies to
 every ``execute``: the session ends when ``execute`` returns, raises, or is
 interrupted (Airflow stops a task with SIGINT first, which unwinds ``execute``).
+A task done with the API before the end of ``execute`` calls :func:`end_session_soon`:
+the logout runs beside the rest of its work, and ``execute`` still waits for it.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any, Protocol, TypeVar
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -19,6 +23,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: the attribute a task caches its API hook in (a ``functools.cached_property``).
 HOOK_ATTRIBUTE = "hook"
 _DEPTH = "_api_session_depth"
+#: sessions :func:`end_session_soon` is ending in the background, for ``execute`` to wait for.
+_ENDING = "_api_sessions_ending"
 
 
 class SessionHook(Protocol):
@@ -35,6 +41,40 @@ def end_session(task: object, *, forget: bool = True) -> None:
     hook: SessionHook | None = cache.pop(HOOK_ATTRIBUTE, None) if forget else cache.get(HOOK_ATTRIBUTE)
     if hook is not None:
         hook.end_session()
+
+
+def end_session_soon(task: object) -> None:
+    """End the session of ``task``'s hook in the background: the task needs nothing more from the API.
+
+    The logout (a round trip) then overlaps what the task still does on its S3 side, and
+    the ``execute`` wrapper of :func:`ends_session` waits for it before it returns or
+    raises, so the session ends whatever happens. The hook is forgotten: should the task
+    use the API again after all, it gets a new hook, whose session ends with ``execute``.
+    Call it from inside ``execute``.
+    """
+    hook: SessionHook | None = vars(task).pop(HOOK_ATTRIBUTE, None)
+    if hook is None:
+        return
+    ended: Future[None] = Future()
+
+    def end() -> None:
+        try:
+            hook.end_session()
+        except BaseException as exc:  # raised where the task waits for it, as if it had ended there
+            ended.set_exception(exc)
+        else:
+            ended.set_result(None)
+
+    vars(task).setdefault(_ENDING, []).append(ended)
+    threading.Thread(target=end, name="api-session-end").start()
+
+
+def _wait_for_ending(task: object) -> None:
+    """Wait until every session :func:`end_session_soon` began to end has ended; raise the first failure."""
+    endings: list[Future[None]] = vars(task).pop(_ENDING, [])
+    failures = [exc for exc in [ended.exception() for ended in endings] if exc is not None]
+    if failures:
+        raise failures[0]
 
 
 def ends_session(execute: F) -> F:
@@ -57,7 +97,10 @@ def ends_session(execute: F) -> F:
                 cache[_DEPTH] = depth
             else:
                 cache.pop(_DEPTH, None)
-                end_session(self)
+                try:
+                    end_session(self)
+                finally:
+                    _wait_for_ending(self)
 
     wrapper.ends_session = True  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
