@@ -421,6 +421,26 @@ def test_a_no_op_run_is_done_with_the_api_before_s3_answers_its_listing(ui_conn,
     assert gc.isenabled()  # paused while preparing only
 
 
+def test_planning_in_the_preparation_reads_the_index_once(ui_conn, usageintel_emulator, s3):
+    from airflow_provider_usageintel.archive.plan import ALREADY_ARCHIVED, ArchivePlanner
+
+    assert first_half_of_march(s3, "once").execute({})["files_transferred"] == 14
+    records = _march_records()
+    planner = ArchivePlanner(s3.hook, s3.bucket, "once", "1234567890", "custom_events")
+    listed = threading.Event()
+    gets: list[str] = []
+    events = s3.hook.get_conn().meta.events
+    events.register("after-call.s3.ListObjectsV2", lambda **_: listed.set())
+    # The early index read is held until the listing is in: planning must wait for it,
+    # not read the index a second time.
+    events.register("before-send.s3.GetObject", lambda request, **_: gets.append(request.url))
+    released = _held_until(s3, "GetObject", listed)
+    with planner.preparing(lambda space: [], "once/1234567890/custom_events/"):
+        plan = planner.plan(records)
+    assert len(gets) == 1 and released == [True]
+    assert [p.skip_reason for p in plan] == [ALREADY_ARCHIVED] * 14
+
+
 def test_a_no_op_rerun_logs_in_again_for_a_file_s3_lost_since(ui_conn, usageintel_emulator, s3):
     assert first_half_of_march(s3, "lost").execute({})["files_transferred"] == 14
     usageintel_emulator.control.reset()

@@ -182,6 +182,7 @@ class ArchivePlanner:
             api_done()
         existing = {} if self.replace else self.existing([key for _, key in keyed])
         candidates = [(r, k) for r, k in keyed if k in existing and r.size_matches(existing[k]["Size"])]
+        self._wait_for_early_index()
         if candidates and not self.index.loaded:
             self.index.load()
         indexed = {k for r, k in candidates if self.index.vouches_for(k, r, existing[k]["Size"])}
@@ -207,8 +208,13 @@ class ArchivePlanner:
         """Whether the index read early vouches for every record at its listed size (no download)."""
         if self.replace or self._early_index is None:
             return False
-        self._early_index.result()
+        self._wait_for_early_index()
         return all(_unavailable(record) or self.index.expects(key, record) for record, key in keyed)
+
+    def _wait_for_early_index(self) -> None:
+        """The index read while preparing, if one was started, is in (or has failed) from here."""
+        if self._early_index is not None:
+            self._early_index.result()
 
     def _confirm_archived(self, candidates: list[tuple[FileRecord, str]]) -> set[str]:
         """Keys whose object carries our metadata for the same source file, with a matching size."""
