@@ -7,16 +7,17 @@ their fields become local paths and S3 keys.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from functools import cached_property
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_usageintel.api.endpoints import Endpoint, report_endpoint
-from airflow_provider_usageintel.api.files import FileKind, FileRecord, check_record
+from airflow_provider_usageintel.api.files import FileKind, FileRecord, Frequency, check_record
 from airflow_provider_usageintel.api.selection import DateLike, FileSelection
 from airflow_provider_usageintel.api.validation import request_problems
 from airflow_provider_usageintel.exceptions import (
@@ -33,9 +34,15 @@ from airflow_provider_usageintel.hooks.usage_intelligence import (
     request_body,
 )
 from airflow_provider_usageintel.utils.lineage import lineage_of, operator_lineage
+from airflow_provider_usageintel.utils.periods import Window, run_window
 from airflow_provider_usageintel.utils.sessions import end_session, ends_session
 
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
 HookT = TypeVar("HookT", bound=ApiHookBase)
+#: a window bound as a DAG gives it (``start``/``end``), before it is parsed.
+WindowBound = dt.datetime | dt.date | str | None
 
 UI_COLOR = "#d7ecf7"
 #: the fields a file record needs; records pushed by the list operator have them all.
@@ -97,6 +104,32 @@ class ApiBaseOperator(BaseOperator, Generic[HookT]):
         return operator_lineage(self)
 
 
+class ApiWindowBaseOperator(ApiBaseOperator[HookT]):
+    """Base of the operators that read a time window of an API: Fluid Topics events, FusionAuth reports.
+
+    A scheduled run reads its data interval, so consecutive runs read every instant once;
+    the vendor's base says in which time zone naive values are read and which window a run
+    without a data interval gets.
+
+    :param start: inclusive start of the window: a date ``YYYY-MM-DD`` (``{{ ds }}``), an ISO
+        date-time, or a date/datetime (pendulum's too). Default: the run's data interval. (templated)
+    :param end: exclusive end of the window, likewise. (templated)
+    """
+
+    template_fields: Sequence[str] = ("start", "end")
+
+    def __init__(self, *, start: WindowBound = None, end: WindowBound = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.start = start
+        self.end = end
+
+    def run_window(
+        self, context: Context, problems: Problems, *, timezone: str, fallback: str
+    ) -> Window | None:
+        """The task's window, else the run's, else the last complete ``fallback``; problems recorded."""
+        return problems.check(run_window, context, self.start, self.end, timezone=timezone, fallback=fallback)
+
+
 class UsageIntelligenceBaseOperator(ApiBaseOperator[UsageIntelligenceHook]):
     """Base of the Usage Intelligence operators.
 
@@ -136,14 +169,14 @@ class UsageIntelligenceBaseOperator(ApiBaseOperator[UsageIntelligenceHook]):
 FrequencyArg = str | Sequence[str] | None
 
 
-class UsageIntelligenceFileOperator(UsageIntelligenceBaseOperator):
-    """Base of the operators that pick files of a kind: list, download and archive into S3.
+class UsageIntelligenceFileWindowOperator(UsageIntelligenceBaseOperator):
+    """Base of the tasks about the files of one kind over a window: the file operators and the sensor.
 
     :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``. (templated)
-    :param frequency: ``daily``, ``monthly``, ``open`` (today's file, not final) or a list. (templated)
+    :param frequency: ``daily`` (default), ``monthly``, ``open`` (today's file, not final) or a
+        list; the sensor waits for ``daily`` or ``monthly`` files only. (templated)
     :param since: first day wanted (``YYYY-MM-DD`` or a date); files overlapping it match. (templated)
     :param until: last day wanted, inclusive. (templated)
-    :param file_names: keep only these names. (templated)
     """
 
     template_fields: Sequence[str] = (
@@ -152,17 +185,15 @@ class UsageIntelligenceFileOperator(UsageIntelligenceBaseOperator):
         "frequency",
         "since",
         "until",
-        "file_names",
     )
 
     def __init__(
         self,
         *,
         file_kind: str,
-        frequency: FrequencyArg = "daily",
+        frequency: FrequencyArg = None,
         since: DateLike = None,
         until: DateLike = None,
-        file_names: Sequence[str] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -170,16 +201,34 @@ class UsageIntelligenceFileOperator(UsageIntelligenceBaseOperator):
         self.frequency = frequency
         self.since = since
         self.until = until
+
+    def chosen_frequency(self) -> FrequencyArg:
+        """``frequency``, ``daily`` when none is given (``None`` lets a subclass choose first)."""
+        return Frequency.DAILY.value if self.frequency is None else self.frequency
+
+
+class UsageIntelligenceFileOperator(UsageIntelligenceFileWindowOperator):
+    """Base of the operators that pick files of a kind: list, download and archive into S3.
+
+    Takes the parameters of :class:`UsageIntelligenceFileWindowOperator`, and:
+
+    :param file_names: keep only these names. (templated)
+    """
+
+    template_fields: Sequence[str] = (*UsageIntelligenceFileWindowOperator.template_fields, "file_names")
+
+    def __init__(self, *, file_names: Sequence[str] | str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.file_names = file_names
 
     def parse_selection(
-        self, problems: Problems, frequency: FrequencyArg, *, include_open: bool = False
+        self, problems: Problems, frequency: FrequencyArg = None, *, include_open: bool = False
     ) -> FileSelection | None:
         """The selection the parameters describe; every bad one is recorded in ``problems``."""
         return problems.check(
             FileSelection.parse,
             self.file_kind,
-            frequency,
+            self.chosen_frequency() if frequency is None else frequency,
             self.since,
             self.until,
             self.file_names,

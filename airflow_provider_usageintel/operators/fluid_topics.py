@@ -17,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow_provider_usageintel.api.fluid_topics import GROUP_BY_PERIODS, utc_now, window_problems
 from airflow_provider_usageintel.exceptions import allowed
 from airflow_provider_usageintel.hooks.fluid_topics import FluidTopicsHook
-from airflow_provider_usageintel.operators.base import ApiBaseOperator, Problems
-from airflow_provider_usageintel.utils.periods import run_window
+from airflow_provider_usageintel.operators.base import ApiWindowBaseOperator, Problems
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,39 +27,39 @@ __all__ = ["FluidTopicsBaseOperator", "FluidTopicsEventCountsOperator"]
 Names = Sequence[str] | None
 
 
-class FluidTopicsBaseOperator(ApiBaseOperator[FluidTopicsHook]):
+class FluidTopicsBaseOperator(ApiWindowBaseOperator[FluidTopicsHook]):
     """Base of the Fluid Topics operators.
 
+    ``start`` and ``end`` are those of
+    :class:`~airflow_provider_usageintel.operators.base.ApiWindowBaseOperator`: naive values
+    are UTC, a run without a data interval reads the last complete UTC day before it, and
+    the window must lie in the past year and not in the future (seed 002).
+
     :param fluid_topics_conn_id: connection of type ``fluid_topics``. (templated)
-    :param start: inclusive start of the window: a date ``YYYY-MM-DD`` (``{{ ds }}``), an ISO
-        date-time, or a date/datetime (pendulum's too); naive values are UTC. Default: the
-        run's data interval, else the last complete UTC day before the run. It must lie in
-        the past year and not in the future (seed 002). (templated)
-    :param end: exclusive end of the window, likewise. (templated)
     :param names: event names to keep, e.g. ``["khub.search"]`` (default: all). (templated)
     """
 
     hook_class = FluidTopicsHook
-    template_fields: Sequence[str] = ("fluid_topics_conn_id", "start", "end", "names")
+    template_fields: Sequence[str] = (
+        "fluid_topics_conn_id",
+        *ApiWindowBaseOperator.template_fields,
+        "names",
+    )
 
     def __init__(
         self,
         *,
         fluid_topics_conn_id: str = FluidTopicsHook.default_conn_name,
-        start: dt.datetime | dt.date | str | None = None,
-        end: dt.datetime | dt.date | str | None = None,
         names: Names = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.fluid_topics_conn_id = fluid_topics_conn_id
-        self.start = start
-        self.end = end
         self.names = names
 
     def window(self, context: Context, problems: Problems) -> tuple[dt.datetime, dt.datetime]:
         """The window; raises every problem recorded in ``problems`` so far."""
-        window = problems.check(run_window, context, self.start, self.end, timezone="UTC", fallback="day")
+        window = self.run_window(context, problems, timezone="UTC", fallback="day")
         if window is not None:
             names = {"startDate": "start", "endDate": "end"}
             problems.extend(window_problems(window.start, window.end, utc_now(), names))

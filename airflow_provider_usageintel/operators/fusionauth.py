@@ -19,8 +19,8 @@ from airflow.sdk.exceptions import AirflowSkipException
 from airflow_provider_usageintel.api.fusionauth import REPORT_NAMES, UNITS, aligned_window, filter_params
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
 from airflow_provider_usageintel.hooks.fusionauth import FusionAuthHook
-from airflow_provider_usageintel.operators.base import ApiBaseOperator, Problems
-from airflow_provider_usageintel.utils.periods import Window, run_window
+from airflow_provider_usageintel.operators.base import ApiWindowBaseOperator, Problems
+from airflow_provider_usageintel.utils.periods import Window
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,17 +28,18 @@ if TYPE_CHECKING:
 __all__ = ["FusionAuthBaseOperator", "FusionAuthReportOperator"]
 
 
-class FusionAuthBaseOperator(ApiBaseOperator[FusionAuthHook]):
+class FusionAuthBaseOperator(ApiWindowBaseOperator[FusionAuthHook]):
     """Base of the FusionAuth operators: which report, over which window, for whom.
+
+    ``start`` and ``end`` are those of
+    :class:`~airflow_provider_usageintel.operators.base.ApiWindowBaseOperator`: naive values
+    are wall-clock time in the connection's ``report_timezone``, a run without a data
+    interval reports the last complete day (month for ``monthly_active_users``), and
+    ``totals`` takes no window.
 
     :param report: ``daily_active_users``, ``monthly_active_users``, ``login``,
         ``registration`` or ``totals``. (templated)
     :param fusionauth_conn_id: connection of type ``fusionauth``. (templated)
-    :param start: inclusive start of the window: a date ``YYYY-MM-DD`` (``{{ ds }}``), an ISO
-        date-time, or a date/datetime (pendulum's too); naive values are wall-clock time in the
-        connection's ``report_timezone``. Default: the run's data interval, else the last
-        complete day (month for ``monthly_active_users``). ``totals`` takes no window. (templated)
-    :param end: exclusive end of the window, likewise. (templated)
     :param application_id: one application instead of all of them. (templated)
     :param login_id: ``login`` report only: one user's logins, by login id. (templated)
     :param user_id: ``login`` report only: one user's logins, by user id. (templated)
@@ -48,8 +49,7 @@ class FusionAuthBaseOperator(ApiBaseOperator[FusionAuthHook]):
     template_fields: Sequence[str] = (
         "report",
         "fusionauth_conn_id",
-        "start",
-        "end",
+        *ApiWindowBaseOperator.template_fields,
         "application_id",
         "login_id",
         "user_id",
@@ -60,8 +60,6 @@ class FusionAuthBaseOperator(ApiBaseOperator[FusionAuthHook]):
         *,
         report: str,
         fusionauth_conn_id: str = FusionAuthHook.default_conn_name,
-        start: dt.datetime | dt.date | str | None = None,
-        end: dt.datetime | dt.date | str | None = None,
         application_id: str | None = None,
         login_id: str | None = None,
         user_id: str | None = None,
@@ -70,8 +68,6 @@ class FusionAuthBaseOperator(ApiBaseOperator[FusionAuthHook]):
         super().__init__(**kwargs)
         self.report = report
         self.fusionauth_conn_id = fusionauth_conn_id
-        self.start = start
-        self.end = end
         self.application_id = application_id
         self.login_id = login_id
         self.user_id = user_id
@@ -92,11 +88,9 @@ class FusionAuthBaseOperator(ApiBaseOperator[FusionAuthHook]):
         names = {"application_id": "applicationId", "login_id": "loginId", "user_id": "userId"}
         problems.check(filter_params, self.report, **{names[k]: v for k, v in filters.items()})
         timezone = problems.check(lambda: self.hook.report_timezone)
-        window = problems.check(
-            run_window,
+        window = self.run_window(
             context,
-            self.start,
-            self.end,
+            problems,
             timezone=timezone or "UTC",
             fallback="month" if self.report == "monthly_active_users" else "day",
         )

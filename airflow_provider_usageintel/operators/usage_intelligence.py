@@ -167,18 +167,15 @@ def unlisted(selection: FileSelection, records: Sequence[FileRecord]) -> list[st
 class UsageIntelligenceListFilesOperator(UsageIntelligenceFileOperator):
     """List the downloadable files of a kind; returns small record dicts to fan out with ``.expand()``.
 
-    :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``. (templated)
-    :param frequency: ``daily``, ``monthly``, ``open`` (today's file, not final) or a list. (templated)
-    :param since: first day wanted (``YYYY-MM-DD`` or a date); files overlapping it match. (templated)
-    :param until: last day wanted, inclusive. (templated)
-    :param file_names: keep only these names. (templated)
+    Takes the parameters of :class:`~airflow_provider_usageintel.operators.base.UsageIntelligenceFileOperator`
+    (``file_kind``, ``frequency``, ``since``, ``until``, ``file_names``).
 
     Returns (pushed to XCom): a list of ``FileRecord.to_dict()`` dicts, oldest first.
     """
 
     def execute(self, context: Context) -> list[dict[str, Any]]:
         problems = Problems()
-        selection = self.parse_selection(problems, self.frequency)
+        selection = self.parse_selection(problems)
         product_id = self.check_product_id(problems)
         problems.raise_if_any()
         selection = cast(FileSelection, selection)
@@ -221,14 +218,13 @@ class UsageIntelligenceDownloadFileOperator(UsageIntelligenceFileOperator):
     Name the files with ``files`` (records from :class:`UsageIntelligenceListFilesOperator`:
     a list, or one record per mapped task with ``.expand(files=...)``), with ``file_names``,
     or by ``frequency``/``since``/``until``; ``file_kind`` and the selection arguments work as
-    for the list operator. Each file is streamed to a temporary name in ``local_dir`` while
+    for the list operator, but ``frequency`` defaults to every one when ``file_names`` is
+    given (else to ``daily``). Each file is streamed to a temporary name in ``local_dir`` while
     its SHA-256 is computed, its length checked (and with ``verify_zip`` its CRCs), then
     renamed into place: a reader never sees a partial file.
 
     :param local_dir: target directory, created if missing. (templated)
     :param files: file record dict(s) to download. (templated)
-    :param frequency: as for the list operator; default ``daily``, or every frequency when
-        ``file_names`` is given. (templated)
     :param extract: also extract the CSV members next to the zip; unsafe member names
         (absolute, ``..``, NUL bytes, symbolic links) are refused with a warning.
     :param overwrite: download even when a file of the listed size is present already.
@@ -247,14 +243,13 @@ class UsageIntelligenceDownloadFileOperator(UsageIntelligenceFileOperator):
         *,
         local_dir: str | Path,
         files: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
-        frequency: FrequencyArg = None,
         extract: bool = False,
         overwrite: bool = False,
         verify_zip: bool = True,
         progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
         **kwargs: Any,
     ) -> None:
-        super().__init__(frequency=frequency, **kwargs)
+        super().__init__(**kwargs)
         self.local_dir = local_dir
         self.files = files
         self.extract = extract
@@ -280,7 +275,7 @@ class UsageIntelligenceDownloadFileOperator(UsageIntelligenceFileOperator):
             self._no_selection_with_files(problems)
             records = parse_records(self.files, kind, problems)
         else:
-            selection = self.parse_selection(problems, self._frequency(kind))
+            selection = self.parse_selection(problems)
         local_dir = self._local_dir(problems)
         positive_number(self.progress_interval, "progress_interval", problems, integer=False)
         product_id = self.check_product_id(problems)
@@ -292,12 +287,12 @@ class UsageIntelligenceDownloadFileOperator(UsageIntelligenceFileOperator):
             if getattr(self, field) not in (None, "", []):
                 problems.add(f"{field}: not used together with files (allowed: files, or a selection)")
 
-    def _frequency(self, kind: FileKind | None) -> FrequencyArg:
+    def chosen_frequency(self) -> FrequencyArg:
         """``daily`` by default; every frequency of the kind when files are named."""
         if self.frequency is not None or self.file_names is None:
-            return self.frequency or Frequency.DAILY.value
-        wanted = RAW_FREQUENCIES if kind is FileKind.RAW_EVENTS else tuple(Frequency)
-        return [frequency.value for frequency in wanted]
+            return super().chosen_frequency()
+        raw = self.file_kind in (FileKind.RAW_EVENTS, FileKind.RAW_EVENTS.value)
+        return [frequency.value for frequency in (RAW_FREQUENCIES if raw else tuple(Frequency))]
 
     def _local_dir(self, problems: Problems) -> Path:
         path = Path(str(self.local_dir or ""))

@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowSensorTimeout, AirflowSkipException
 from airflow_provider_usageintel.api.files import FileRecord
 from airflow_provider_usageintel.api.selection import DateLike
 from airflow_provider_usageintel.exceptions import UsageIntelligenceError, UsageIntelligenceValidationError
-from airflow_provider_usageintel.operators.base import UsageIntelligenceBaseOperator
+from airflow_provider_usageintel.operators.base import UsageIntelligenceFileWindowOperator
 from airflow_provider_usageintel.sensors.file_wait import FileWait, newest_final_period, summarise
 from airflow_provider_usageintel.utils.sessions import end_session
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 TRIGGER_TIMEOUT_GRACE = timedelta(minutes=10)
 
 
-class UsageIntelligenceFileSensor(BaseSensorOperator, UsageIntelligenceBaseOperator):
+class UsageIntelligenceFileSensor(BaseSensorOperator, UsageIntelligenceFileWindowOperator):
     """Wait until the final (not open) files of a day, a month or a date range are listed.
 
     A daily wait is over when every day of the window has its final daily file (today's
@@ -36,66 +36,50 @@ class UsageIntelligenceFileSensor(BaseSensorOperator, UsageIntelligenceBaseOpera
     (``FileRecord.to_dict()``) are the task's return value, ready for
     ``UsageIntelligenceFilesToS3Operator(files=...)`` or ``.expand()``.
 
-    It is a sensor of the vendor's operator base, as ``BranchPythonOperator`` is a branch
-    operator and a ``PythonOperator``: ``usage_intelligence_conn_id``, ``product_id``, the
-    lazy hook and the end of the API session are :class:`UsageIntelligenceBaseOperator`'s.
+    It is a sensor of the vendor's file operators' base, as ``BranchPythonOperator`` is a
+    branch operator and a ``PythonOperator``: ``usage_intelligence_conn_id``, ``product_id``,
+    the window (``file_kind``, ``frequency``, ``since``, ``until``), the lazy hook and the end
+    of the API session are
+    :class:`~airflow_provider_usageintel.operators.base.UsageIntelligenceFileWindowOperator`'s.
+    ``frequency`` is ``daily`` (default) or ``monthly`` here (``raw_events`` are daily only):
+    open files are never final.
 
     Every parameter is checked after templating and before any call; a bad one fails the
     task at once, whatever ``soft_fail`` says. ``soft_fail`` turns only a timeout into a skip.
 
-    :param file_kind: ``custom_events``, ``exceptions`` or ``raw_events``.
-    :param frequency: ``daily`` or ``monthly`` (``raw_events`` are daily only).
     :param file_date: the day to wait for (``YYYY-MM-DD``); for monthly files, any day of the
         month. Default (without ``since`` and ``until``): the newest period that can be final
         when the run is due, i.e. the day before its ``data_interval_end`` (``run_after`` for
         runs without a logical date), or for monthly files the month before that moment's
         month. (``{{ ds }}`` would name the day that has only just begun, whose file is open.)
-    :param since: first day of a date range (inclusive), instead of ``file_date``.
-    :param until: last day of a date range (inclusive).
+        ``since`` and ``until`` give an inclusive date range instead.
     :param deferrable: wait in the triggerer instead of a worker slot (default: the
         ``[operators] default_deferrable`` setting); ``poke_interval`` is then the poll interval.
     """
 
-    template_fields: Sequence[str] = (
-        *UsageIntelligenceBaseOperator.template_fields,
-        "file_kind",
-        "frequency",
-        "file_date",
-        "since",
-        "until",
-    )
+    template_fields: Sequence[str] = (*UsageIntelligenceFileWindowOperator.template_fields, "file_date")
     ui_color = "#e8f1fb"
 
     def __init__(
         self,
         *,
-        file_kind: str,
-        frequency: str = "daily",
         file_date: DateLike = None,
-        since: DateLike = None,
-        until: DateLike = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.file_kind = file_kind
-        self.frequency = frequency
         self.file_date = file_date
-        self.since = since
-        self.until = until
         self.deferrable = deferrable
 
     def file_wait(self, context: Context) -> FileWait:
         """The rendered parameters, validated; raises naming every bad field and its allowed values."""
-        file_date = self.file_date
+        file_date, frequency = self.file_date, self.chosen_frequency()
         if all(value in (None, "") for value in (file_date, self.since, self.until)):
             try:
-                file_date = newest_final_period(context, self.frequency)
+                file_date = newest_final_period(context, frequency)
             except UsageIntelligenceValidationError:
                 file_date = None  # FileWait names the missing date
-        return FileWait.parse(
-            self.file_kind, self.frequency, file_date, self.since, self.until, self.product_id
-        )
+        return FileWait.parse(self.file_kind, frequency, file_date, self.since, self.until, self.product_id)
 
     def execute(self, context: Context) -> Any:
         wait = self.file_wait(context)  # before the poke loop, so silent_fail cannot swallow a bad parameter
