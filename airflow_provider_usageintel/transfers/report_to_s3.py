@@ -20,14 +20,10 @@ from typing import IO, Any
 from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.endpoints import Endpoint, Paging
-from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
 from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
 from airflow_provider_usageintel.operators.base import Problems, UsageIntelligenceReportBaseOperator
-from airflow_provider_usageintel.transfers.destination import (
-    ToS3BaseOperator,
-    check_part_size,
-)
+from airflow_provider_usageintel.transfers.destination import StreamToS3BaseOperator
 from airflow_provider_usageintel.utils.flatten import flatten, to_csv, to_ndjson
 
 FLAT_FORMATS = {"ndjson": (to_ndjson, "application/x-ndjson"), "csv": (to_csv, "text/csv")}
@@ -42,7 +38,7 @@ def payload(endpoint: Endpoint, answer: dict[str, Any]) -> Any:
     return answer
 
 
-class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, ToS3BaseOperator):
+class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, StreamToS3BaseOperator):
     """Write a report's whole answer to ``s3_key`` as JSON and, flattened, next to it as NDJSON or CSV.
 
     The JSON object is the server's answer with every documented field; for a paged
@@ -50,8 +46,9 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, T
     other fields from the last page, the returned count set to the rows returned in all.
     The flat object holds the rows of the answer's data (its result key).
 
-    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
-    are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`.
+    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``,
+    ``part_size``, ``progress_interval``) are those of
+    :class:`~airflow_provider_usageintel.transfers.destination.StreamToS3BaseOperator`.
 
     The report parameters (``report``, ``request``, ``page_size``) are those of
     :class:`~airflow_provider_usageintel.operators.base.UsageIntelligenceReportBaseOperator`. Its own:
@@ -59,7 +56,6 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, T
     :param s3_key: key of the JSON object (templated), e.g. ``reports/{{ ds }}/date_range.json``.
     :param flat_format: ``ndjson`` (default), ``csv`` or ``None`` for the JSON only.
     :param flat_key: key of the flat object (default: ``s3_key`` with the format's extension).
-    :param part_size: multipart part size in bytes for large objects.
 
     Returns (pushed to XCom): the keys written with their sizes, SHA-256 and row count, and the pages
     read.
@@ -67,7 +63,7 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, T
 
     template_fields: Sequence[str] = (
         *UsageIntelligenceReportBaseOperator.template_fields,
-        *ToS3BaseOperator.template_fields,
+        *StreamToS3BaseOperator.template_fields,
         "s3_key",
         "flat_key",
     )
@@ -78,14 +74,12 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, T
         s3_key: str,
         flat_format: str | None = "ndjson",
         flat_key: str | None = None,
-        part_size: int = DEFAULT_PART_SIZE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.s3_key = s3_key
         self.flat_format = flat_format
         self.flat_key = flat_key
-        self.part_size = part_size
 
     def _flat_key(self) -> str:
         if self.flat_key:
@@ -103,7 +97,7 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, T
         problems.check(check_key, self.s3_key, "s3_key")
         if self.flat_format in FLAT_FORMATS:
             problems.check(check_key, self._flat_key(), "flat_key")
-        problems.check(check_part_size, self.part_size)
+        self.check_streaming(problems)
         problems.raise_if_any()
         if endpoint is None:  # pragma: no cover - recorded as a problem above
             raise UsageIntelligenceValidationError("report: unknown")
