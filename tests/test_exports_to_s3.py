@@ -114,24 +114,32 @@ def test_export_bad_input_is_refused_before_any_call(ui_conn, usageintel_emulato
 
 
 PART_SIZE_RULE = f"part_size: 1024 is below S3's minimum (allowed: >= {MIN_PART_SIZE})"
+#: each export transfer, made with the given (bad) arguments.
+EXPORTS = {
+    "report": lambda bucket, **bad: UsageIntelligenceReportToS3Operator(
+        task_id="t", report="date_range", s3_bucket=bucket, s3_key="r.json", **bad
+    ),
+    "client_properties": lambda bucket, **bad: UsageIntelligenceClientPropertiesToS3Operator(
+        task_id="t", s3_bucket=bucket, s3_key="c.ndjson.gz", **bad
+    ),
+}
 
 
-@pytest.mark.parametrize(
-    "operator",
-    [
-        lambda bucket: UsageIntelligenceReportToS3Operator(
-            task_id="t", report="date_range", s3_bucket=bucket, s3_key="r.json", part_size=1024
-        ),
-        lambda bucket: UsageIntelligenceClientPropertiesToS3Operator(
-            task_id="t", s3_bucket=bucket, s3_key="c.ndjson.gz", part_size=1024
-        ),
-    ],
-    ids=["report", "client_properties"],
-)
+@pytest.mark.parametrize("operator", EXPORTS.values(), ids=EXPORTS.keys())
 def test_every_transfer_refuses_a_part_size_s3_would_refuse(operator, ui_conn, usageintel_emulator, s3):
     with pytest.raises(UsageIntelligenceValidationError) as info:
-        operator(s3.bucket).execute({})
+        operator(s3.bucket, part_size=1024).execute({})
     assert PART_SIZE_RULE in info.value.problems
+    assert usageintel_emulator.control.requests() == []
+
+
+@pytest.mark.parametrize("operator", EXPORTS.values(), ids=EXPORTS.keys())
+def test_every_transfer_refuses_a_progress_interval_that_is_not_positive(
+    operator, ui_conn, usageintel_emulator, s3
+):
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        operator(s3.bucket, progress_interval=0).execute({})
+    assert "progress_interval: 0 is not allowed (allowed: numbers > 0)" in info.value.problems
     assert usageintel_emulator.control.requests() == []
 
 
