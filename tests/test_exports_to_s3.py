@@ -18,6 +18,7 @@ from airflow_provider_usageintel.transfers.client_properties_to_s3 import (
     UsageIntelligenceClientPropertiesToS3Operator,
 )
 from airflow_provider_usageintel.transfers.report_to_s3 import UsageIntelligenceReportToS3Operator
+from airflow_provider_usageintel.utils.progress import human_bytes
 from tests.airflow_utils import run_dag, task_states, xcom
 from tests.test_files_to_s3 import asset_events
 
@@ -114,24 +115,32 @@ def test_export_bad_input_is_refused_before_any_call(ui_conn, usageintel_emulato
 
 
 PART_SIZE_RULE = f"part_size: 1024 is below S3's minimum (allowed: >= {MIN_PART_SIZE})"
+#: each export transfer, made with the given (bad) arguments.
+EXPORTS = {
+    "report": lambda bucket, **bad: UsageIntelligenceReportToS3Operator(
+        task_id="t", report="date_range", s3_bucket=bucket, s3_key="r.json", **bad
+    ),
+    "client_properties": lambda bucket, **bad: UsageIntelligenceClientPropertiesToS3Operator(
+        task_id="t", s3_bucket=bucket, s3_key="c.ndjson.gz", **bad
+    ),
+}
 
 
-@pytest.mark.parametrize(
-    "operator",
-    [
-        lambda bucket: UsageIntelligenceReportToS3Operator(
-            task_id="t", report="date_range", s3_bucket=bucket, s3_key="r.json", part_size=1024
-        ),
-        lambda bucket: UsageIntelligenceClientPropertiesToS3Operator(
-            task_id="t", s3_bucket=bucket, s3_key="c.ndjson.gz", part_size=1024
-        ),
-    ],
-    ids=["report", "client_properties"],
-)
+@pytest.mark.parametrize("operator", EXPORTS.values(), ids=EXPORTS.keys())
 def test_every_transfer_refuses_a_part_size_s3_would_refuse(operator, ui_conn, usageintel_emulator, s3):
     with pytest.raises(UsageIntelligenceValidationError) as info:
-        operator(s3.bucket).execute({})
+        operator(s3.bucket, part_size=1024).execute({})
     assert PART_SIZE_RULE in info.value.problems
+    assert usageintel_emulator.control.requests() == []
+
+
+@pytest.mark.parametrize("operator", EXPORTS.values(), ids=EXPORTS.keys())
+def test_every_transfer_refuses_a_progress_interval_that_is_not_positive(
+    operator, ui_conn, usageintel_emulator, s3
+):
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        operator(s3.bucket, progress_interval=0).execute({})
+    assert "progress_interval: 0 is not allowed (allowed: numbers > 0)" in info.value.problems
     assert usageintel_emulator.control.requests() == []
 
 
@@ -169,6 +178,29 @@ def test_a_paged_report_lands_whole_in_s3(paged_server, s3):
         s3.head("reports/clients.json")["Metadata"]["sha256"]
         == hashlib.sha256(s3.read("reports/clients.json")).hexdigest()
     )
+
+
+def test_a_paged_report_logs_rows_read_and_bytes_sent_at_its_progress_interval(paged_server, s3, hook_logs):
+    """A slow first page shows in the log as it happens; the summary counts every row and object."""
+    paged_server.control.add_fault(path="clientPropertyList", kind="slow", delay_s=0.5)
+    op = UsageIntelligenceReportToS3Operator(
+        task_id="t",
+        report="client_property_list",
+        request={"properties": ["prodVersion"]},
+        s3_bucket=s3.bucket,
+        s3_key="reports/clients.json",
+        asset_alias=None,
+        progress_interval=0.05,
+    )
+    summary = op.execute({})
+    label = f"Report client_property_list to s3://{s3.bucket}/reports/clients.json: "
+    lines = [line for line in hook_logs.text().splitlines() if line.startswith(label)]
+    assert len(lines) >= 2  # at least one line while the first page is late, then the summary
+    assert lines[0].startswith(f"{label}0/2 files (0 transferred, 0 skipped, 0 failed), 0 rows, 0 B in ")
+    sent = sum(written["size"] for written in summary["objects"])
+    assert sent == len(s3.read("reports/clients.json")) + len(s3.read("reports/clients.ndjson"))
+    assert lines[-1].startswith(f"{label}2/2 files (2 transferred, 0 skipped, 0 failed), 450 rows, ")
+    assert f"rows, {human_bytes(sent)} in " in lines[-1]
 
 
 def test_offset_pages_a_capped_server_shortens_all_land_in_s3_as_csv(paged_server, s3):

@@ -235,6 +235,7 @@ def test_bad_input_is_refused_before_any_call(ui_conn, usageintel_emulator, s3):
         max_concurrency=0,
         part_size=1024,
         manifest_key="../x",
+        progress_interval=0,
     )
     with pytest.raises(UsageIntelligenceValidationError) as info:
         execute(op)
@@ -248,6 +249,7 @@ def test_bad_input_is_refused_before_any_call(ui_conn, usageintel_emulator, s3):
         "max_concurrency",
         "part_size",
         "manifest_key",
+        "progress_interval",
     ):
         assert f"{field}:" in text, field
     assert "(allowed: custom_events, exceptions, raw_events)" in text

@@ -263,11 +263,18 @@ def test_events_to_s3_is_idempotent_per_interval(ft_conn, s3):
 
 def test_events_to_s3_names_every_bad_argument(ft_conn, s3, ft_emulator):
     op = FluidTopicsEventsToS3Operator(
-        task_id="bad", s3_bucket="Bad_Bucket", per_page=0, start="yesterday", end=DAY_END, part_size=1024
+        task_id="bad",
+        s3_bucket="Bad_Bucket",
+        per_page=0,
+        start="yesterday",
+        end=DAY_END,
+        part_size=1024,
+        progress_interval=-1,
     )
     with pytest.raises(UsageIntelligenceValidationError) as info:
         op.execute({})
     assert {p.split(":")[0] for p in info.value.problems} >= {"per_page", "start", "part_size"}
+    assert "progress_interval: -1 is not allowed (allowed: numbers > 0)" in info.value.problems
     assert any("Bad_Bucket" in p for p in info.value.problems)
     assert calls(ft_emulator, EVENTS_PATH) == []
 

@@ -164,7 +164,10 @@ def transfer_classes() -> list[type]:
         classes += [
             obj
             for obj in vars(module).values()
-            if isinstance(obj, type) and issubclass(obj, BaseOperator) and obj.__module__ == module.__name__
+            if isinstance(obj, type)
+            and issubclass(obj, BaseOperator)
+            and obj.__module__ == module.__name__
+            and not obj.__name__.endswith("BaseOperator")  # a base a transfer module declares
         ]
     return classes
 
@@ -206,3 +209,65 @@ def required_parameters(operator: type) -> set[str]:
         for name, param in inspect.signature(cls.__init__).parameters.items()
         if param.kind is param.KEYWORD_ONLY and param.default is param.empty
     }
+
+
+STREAM_PARAMETERS = ("part_size", "progress_interval")
+LAKE_PARAMETERS = ("lake_prefix", "lake_options")
+#: the transfers that stream objects by multipart upload, and those of them with the lake option.
+STREAMING = {
+    "UsageIntelligenceFilesToS3Operator",
+    "UsageIntelligenceReportToS3Operator",
+    "UsageIntelligenceClientPropertiesToS3Operator",
+    "FluidTopicsEventsToS3Operator",
+}
+WITH_LAKE = {"UsageIntelligenceFilesToS3Operator", "UsageIntelligenceClientPropertiesToS3Operator"}
+
+
+@pytest.mark.parametrize("operator", transfer_classes(), ids=lambda cls: cls.__name__)
+def test_streaming_and_lake_parameters_are_declared_once_on_their_base(operator):
+    """``part_size`` and ``progress_interval`` only on StreamToS3BaseOperator, the lake option only on
+    ToS3AndLakeBaseOperator (the backfill takes ``lake_prefix`` as its purpose), and a mapped
+    transfer still takes them: Airflow's ``partial`` checks them against the MRO's ``__init__``s."""
+    import inspect
+
+    from airflow_provider_usageintel.archive.upload import MIN_PART_SIZE
+    from airflow_provider_usageintel.transfers.archive_to_lake import (
+        ToS3AndLakeBaseOperator,
+        UsageIntelligenceArchiveToLakeOperator,
+    )
+    from airflow_provider_usageintel.transfers.destination import StreamToS3BaseOperator
+
+    assert issubclass(operator, StreamToS3BaseOperator) == (operator.__name__ in STREAMING)
+    assert issubclass(operator, ToS3AndLakeBaseOperator) == (operator.__name__ in WITH_LAKE)
+    declared = {
+        cls: names
+        for cls in operator.__mro__
+        if "__init__" in vars(cls)
+        and (
+            names := set(STREAM_PARAMETERS + LAKE_PARAMETERS)
+            & set(inspect.signature(cls.__init__).parameters)
+        )
+    }
+    expected = {}
+    if operator.__name__ in STREAMING:
+        expected[StreamToS3BaseOperator] = set(STREAM_PARAMETERS)
+    if operator.__name__ in WITH_LAKE:
+        expected[ToS3AndLakeBaseOperator] = set(LAKE_PARAMETERS)
+    if operator is UsageIntelligenceArchiveToLakeOperator:
+        expected[operator] = {"lake_prefix"}
+    assert declared == expected
+    if operator.__name__ not in STREAMING:
+        return
+    for name in ("lake_prefix", "lake_options"):
+        assert (name in operator.template_fields) == (operator.__name__ in WITH_LAKE), name
+    samples = {"file_kind": "exceptions", "report": "date_range", "s3_key": "k"}
+    kwargs = {name: samples[name] for name in required_parameters(operator) if name != "s3_bucket"}
+    taken = {"part_size": MIN_PART_SIZE, "progress_interval": 0.5}
+    if operator.__name__ in WITH_LAKE:
+        taken.update(lake_prefix="lake", lake_options={"compression": "zstd"})
+    plain = operator(task_id="plain", s3_bucket="b", **kwargs, **taken)
+    assert {name: getattr(plain, name) for name in taken} == taken
+    mapped = operator.partial(task_id="mapped", **kwargs, **taken).expand(s3_bucket=["b1", "b2"])
+    assert {name: mapped.partial_kwargs[name] for name in taken} == taken
+    with pytest.raises(TypeError, match="lake_option"):  # the check is real: a misspelt name fails
+        operator.partial(task_id="typo", lake_option={}, **kwargs)

@@ -35,7 +35,7 @@ from airflow_provider_usageintel.operators.base import (
 from airflow_provider_usageintel.operators.license_keys import UsageIntelligenceLicenseKeysOperator
 from airflow_provider_usageintel.utils.extract import extract_csv_members
 from airflow_provider_usageintel.utils.local_files import atomic_writer, file_sha256
-from airflow_provider_usageintel.utils.progress import Progress
+from airflow_provider_usageintel.utils.progress import DEFAULT_PROGRESS_INTERVAL, Progress
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -51,7 +51,6 @@ __all__ = [
 ]
 
 DEFAULT_MAX_RESULT_BYTES = 1_000_000
-DEFAULT_PROGRESS_INTERVAL = 30.0
 
 
 # -- reports ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
-"""The Parquet lake beside the archive: the files transfer's ``lake_prefix`` option and the backfill operator.
+"""The Parquet lake beside the archive: the transfers' ``lake_prefix`` option and the backfill operator.
 
-Both read archived zips back from S3 (ranged GETs, constant memory) and write
-their partitions with :mod:`airflow_provider_usageintel.lake.writer`; neither
+The option (declared by :class:`ToS3AndLakeBaseOperator`, the base of the files and client
+properties transfers) and the backfill both read what is archived back from S3 in constant
+memory and write their partitions with :mod:`airflow_provider_usageintel.lake.writer`; neither
 calls the vendor API for the lake. pyarrow and the lake writer are imported
 inside ``execute`` only: DAG files that use these operators parse without them.
 """
@@ -34,9 +35,7 @@ from airflow_provider_usageintel.operators.base import (
     UsageIntelligenceFileOperator,
     positive_number,
 )
-from airflow_provider_usageintel.transfers.destination import (
-    ToS3BaseOperator,
-)
+from airflow_provider_usageintel.transfers.destination import StreamToS3BaseOperator, ToS3BaseOperator
 
 if TYPE_CHECKING:
     from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
@@ -98,6 +97,36 @@ def require_pyarrow() -> None:
         raise UsageIntelligenceValidationError(
             "lake_prefix: the Parquet lake needs pyarrow (allowed: install airflow-provider-usageintel[lake])"
         ) from None
+
+
+class ToS3AndLakeBaseOperator(StreamToS3BaseOperator):
+    """Base of the streaming transfers that can also write what they archive into the Parquet lake.
+
+    Besides :class:`~airflow_provider_usageintel.transfers.destination.StreamToS3BaseOperator`'s
+    parameters:
+
+    :param lake_prefix: also keep a Parquet lake of what is archived under this prefix (needs the
+        ``lake`` extra; see docs/query.md and ``UsageIntelligenceArchiveToLakeOperator``). (templated)
+    :param lake_options: lake settings: ``lake_bucket``, ``glue_database``, ``glue_table_template``,
+        ``compression``, ``max_concurrency``. (templated)
+    """
+
+    template_fields: Sequence[str] = (*StreamToS3BaseOperator.template_fields, "lake_prefix", "lake_options")
+
+    def __init__(
+        self,
+        *,
+        lake_prefix: str | None = None,
+        lake_options: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.lake_prefix = lake_prefix
+        self.lake_options = lake_options
+
+    def check_lake(self, problems: Problems) -> None:
+        """With ``lake_prefix``: the lake's settings and pyarrow, checked before any call."""
+        check_lake_step(self.lake_prefix, self.lake_options, problems)
 
 
 def record_from_name(name: str, kind: FileKind, product_id: str) -> FileRecord | None:

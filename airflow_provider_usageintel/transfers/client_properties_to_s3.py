@@ -9,7 +9,6 @@ from typing import Any
 from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.validation import request_problems
-from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
 from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.hooks.usage_intelligence import UsageIntelligenceHook
 from airflow_provider_usageintel.operators.base import (
@@ -18,14 +17,14 @@ from airflow_provider_usageintel.operators.base import (
     json_argument,
     within,
 )
-from airflow_provider_usageintel.transfers.destination import (
-    ToS3BaseOperator,
-    check_part_size,
+from airflow_provider_usageintel.transfers.archive_to_lake import (
+    ToS3AndLakeBaseOperator,
+    lake_after_client_export,
 )
 from airflow_provider_usageintel.utils.progress import Progress
 
 
-class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperator, ToS3BaseOperator):
+class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperator, ToS3AndLakeBaseOperator):
     """Page through clientPropertyList and stream the rows into ``s3_key`` as gzipped NDJSON.
 
     Pages are followed with ``nextClientId`` until ``reachedEnd``; one page is in
@@ -34,29 +33,24 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperato
     (a missing value) becomes ``null``. With ``retDailyData`` and no ``properties``
     a row holds ``clientId`` and ``dailyData`` only.
 
-    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
-    are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`.
+    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``,
+    ``part_size``, ``progress_interval``) and the lake's (``lake_prefix``, ``lake_options``) are
+    those of :class:`~airflow_provider_usageintel.transfers.archive_to_lake.ToS3AndLakeBaseOperator`.
+    With ``lake_prefix`` the export is also written as the Parquet partition
+    ``{lake_prefix}/client_properties/product_id={id}/date={day}/`` (see docs/query.md). Its own:
 
     :param s3_key: destination key (templated), e.g. ``clients/{{ ds }}/clients.ndjson.gz``.
     :param request: clientPropertyList body: ``properties``, optional ``retDailyData``
         (``{startDate, stopDate, properties}``) and ``globalFilters``. (templated)
-    :param part_size: multipart part size in bytes.
-    :param progress_interval: seconds between progress lines in the log.
-    :param lake_prefix: also write the export as a Parquet partition of the lake,
-        ``{lake_prefix}/client_properties/product_id={id}/date={day}/`` (needs the ``lake`` extra;
-        see docs/query.md).
-    :param lake_options: as for ``UsageIntelligenceFilesToS3Operator``.
 
     Returns (pushed to XCom): key, rows, bytes, SHA-256 of the object and duration.
     """
 
     template_fields: Sequence[str] = (
         *UsageIntelligenceBaseOperator.template_fields,
-        *ToS3BaseOperator.template_fields,
+        *ToS3AndLakeBaseOperator.template_fields,
         "request",
         "s3_key",
-        "lake_prefix",
-        "lake_options",
     )
     template_fields_renderers = {"request": "json"}
 
@@ -65,19 +59,11 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperato
         *,
         s3_key: str,
         request: dict[str, Any] | str | None = None,
-        part_size: int = DEFAULT_PART_SIZE,
-        progress_interval: float = 30.0,
-        lake_prefix: str | None = None,
-        lake_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.lake_prefix = lake_prefix
-        self.lake_options = lake_options
         self.s3_key = s3_key
         self.request = request
-        self.part_size = part_size
-        self.progress_interval = progress_interval
 
     def _validate(self) -> dict[str, Any]:
         problems = Problems()
@@ -86,15 +72,8 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperato
         self.destination.check(problems)
         self.check_product_id(problems)
         problems.check(check_key, self.s3_key, "s3_key")
-        problems.check(check_part_size, self.part_size)
-        if self.lake_prefix:
-            from airflow_provider_usageintel.transfers.archive_to_lake import (
-                check_lake_options,
-                require_pyarrow,
-            )
-
-            problems.check(check_lake_options, self.lake_prefix, self.lake_options)
-            problems.check(require_pyarrow)
+        self.check_streaming(problems)
+        self.check_lake(problems)
         problems.raise_if_any()
         return dict(request)
 
@@ -119,8 +98,6 @@ class UsageIntelligenceClientPropertiesToS3Operator(UsageIntelligenceBaseOperato
             context, [(self.s3_key, {k: summary[k] for k in ("rows", "bytes", "sha256")})]
         )
         if self.lake_prefix:
-            from airflow_provider_usageintel.transfers.archive_to_lake import lake_after_client_export
-
             summary["lake"] = lake_after_client_export(self, written, request, context)
         return summary
 

@@ -2,8 +2,10 @@
 
 A transfer derives from its vendor's operator base (the API side) and from
 :class:`ToS3BaseOperator` (the S3 side), as ``BranchPythonOperator`` derives from
-two operator bases. Each base takes its own parameters and passes the rest on,
-so their order does not matter. The S3 side is held by composition, as
+two operator bases; a transfer that streams by multipart upload derives from
+:class:`StreamToS3BaseOperator` instead, which adds the part size and the progress
+cadence. Each base takes its own parameters and passes the rest on, so their order
+does not matter. The S3 side is held by composition, as
 ``HttpToS3Operator`` holds its ``S3Hook``: an :class:`S3Destination` with the
 bucket, the :class:`ArchiveS3Hook`, small and streamed writes, the clean-up of
 leftover uploads and the Asset events of what was written. It is built on first
@@ -28,8 +30,9 @@ from airflow_provider_usageintel.archive.ndjson import GzipNdjson
 from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, AbortedUpload
 from airflow_provider_usageintel.archive.validation import check_bucket_name
 from airflow_provider_usageintel.exceptions import Problems, UsageIntelligenceValidationError
+from airflow_provider_usageintel.operators.base import positive_number
 from airflow_provider_usageintel.utils.lineage import lineage_of, s3_namespace
-from airflow_provider_usageintel.utils.progress import Progress
+from airflow_provider_usageintel.utils.progress import DEFAULT_PROGRESS_INTERVAL, Progress
 
 if TYPE_CHECKING:
     from airflow_provider_usageintel.hooks.s3 import ArchiveS3Hook
@@ -39,6 +42,7 @@ __all__ = [
     "DEFAULT_AWS_CONN_ID",
     "DEFAULT_STALE_UPLOAD_AGE",
     "S3Destination",
+    "StreamToS3BaseOperator",
     "ToS3BaseOperator",
     "check_part_size",
     "with_asset_outlet",
@@ -208,6 +212,34 @@ class ToS3BaseOperator(BaseOperator):
         applied here too, or its Asset events would have no declared outlet.
         """
         return super().partial(**with_asset_outlet(kwargs.get("asset_alias", DEFAULT_ALIAS), kwargs))
+
+
+class StreamToS3BaseOperator(ToS3BaseOperator):
+    """Base of the transfers that stream objects into S3 by multipart upload, in constant memory.
+
+    Besides :class:`ToS3BaseOperator`'s parameters:
+
+    :param part_size: multipart part size in bytes, at least 5 MiB (default 8 MiB); an object
+        passes through memory a few parts at a time (up to four in flight, one filling).
+    :param progress_interval: seconds between progress lines in the task log (default 30), so a
+        long or stalled transfer shows how far it got.
+    """
+
+    def __init__(
+        self,
+        *,
+        part_size: int = DEFAULT_PART_SIZE,
+        progress_interval: float = DEFAULT_PROGRESS_INTERVAL,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.part_size = part_size
+        self.progress_interval = progress_interval
+
+    def check_streaming(self, problems: Problems) -> None:
+        """Part size and progress cadence, checked locally before any call."""
+        problems.check(check_part_size, self.part_size)
+        positive_number(self.progress_interval, "progress_interval", problems, integer=False)
 
 
 def stale_upload_age(value: object) -> dt.timedelta | None:

@@ -28,7 +28,6 @@ from airflow_provider_usageintel.archive.layout import (
 )
 from airflow_provider_usageintel.archive.manifest import asset_extra, files_manifest, raise_for_failures
 from airflow_provider_usageintel.archive.plan import ArchivePlanner, PlannedFile
-from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceValidationError,
 )
@@ -38,25 +37,24 @@ from airflow_provider_usageintel.operators.base import (
     parse_records,
     whole_number_within,
 )
-from airflow_provider_usageintel.transfers.archive_to_lake import check_lake_step, keep_lake_in_step
-from airflow_provider_usageintel.transfers.destination import (
-    ToS3BaseOperator,
-    check_part_size,
-)
+from airflow_provider_usageintel.transfers.archive_to_lake import ToS3AndLakeBaseOperator, keep_lake_in_step
 from airflow_provider_usageintel.transfers.file_pool import FilePool
 from airflow_provider_usageintel.utils.sessions import end_session_soon
 
 MAX_CONCURRENCY = 64
 
 
-class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3BaseOperator):
+class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3AndLakeBaseOperator):
     """Stream custom-event, exception or raw-event files into S3, skipping those already archived.
 
     Takes the selection parameters of :class:`UsageIntelligenceFileOperator` (``file_kind``,
     ``frequency``, ``since``, ``until``, ``file_names``), ``product_id`` and
     ``usage_intelligence_conn_id``.
-    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
-    are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`. Its own:
+    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``,
+    ``part_size``, ``progress_interval``) and the lake's (``lake_prefix``, ``lake_options``) are
+    those of :class:`~airflow_provider_usageintel.transfers.archive_to_lake.ToS3AndLakeBaseOperator`;
+    memory per file in flight is at most about five parts, and with ``lake_prefix`` each final file
+    also becomes a Parquet partition of the lake. Its own:
 
     :param files: file records (dicts from ``UsageIntelligenceListFilesOperator``), or one record when
         the task is mapped with ``.expand(files=...)``; skips the listing call.
@@ -68,13 +66,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3Base
     :param max_concurrency: files transferred at once.
     :param include_open: also archive today's open (non-final) file, under ``{prefix}/open/``; it is
         overwritten when its content changes.
-    :param part_size: multipart part size in bytes (memory per file is at most about five parts).
     :param manifest_key: also write the run manifest as JSON to this key.
-    :param progress_interval: seconds between progress lines in the log.
-    :param lake_prefix: also keep a Parquet lake of the final files under this prefix (needs the
-        ``lake`` extra; see docs/query.md and ``UsageIntelligenceArchiveToLakeOperator``).
-    :param lake_options: lake settings: ``lake_bucket``, ``glue_database``, ``glue_table_template``,
-        ``compression``, ``max_concurrency``.
 
     Returns (pushed to XCom): the manifest: transferred, skipped, failed and rejected files, aborted
     leftover uploads, bytes, durations.
@@ -82,13 +74,11 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3Base
 
     template_fields: Sequence[str] = (
         *UsageIntelligenceFileOperator.template_fields,
-        *ToS3BaseOperator.template_fields,
+        *ToS3AndLakeBaseOperator.template_fields,
         "files",
         "s3_prefix",
         "key_template",
         "manifest_key",
-        "lake_prefix",
-        "lake_options",
     )
     template_fields_renderers = {"files": "json", "file_names": "json"}
 
@@ -101,11 +91,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3Base
         replace: bool = False,
         max_concurrency: int = 4,
         include_open: bool = False,
-        part_size: int = DEFAULT_PART_SIZE,
         manifest_key: str | None = None,
-        progress_interval: float = 30.0,
-        lake_prefix: str | None = None,
-        lake_options: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -115,11 +101,7 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3Base
         self.replace = replace
         self.max_concurrency = max_concurrency
         self.include_open = include_open
-        self.part_size = part_size
         self.manifest_key = manifest_key
-        self.progress_interval = progress_interval
-        self.lake_prefix = lake_prefix
-        self.lake_options = lake_options
         self._cancelled = threading.Event()
 
     # -- the story ------------------------------------------------------------------------------
@@ -177,8 +159,8 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3Base
         if self.manifest_key:
             problems.check(check_key, self.manifest_key, "manifest_key")
         whole_number_within(self.max_concurrency, "max_concurrency", 1, MAX_CONCURRENCY, problems)
-        problems.check(check_part_size, self.part_size)
-        check_lake_step(self.lake_prefix, self.lake_options, problems)
+        self.check_streaming(problems)
+        self.check_lake(problems)
         problems.raise_if_any()
         if selection is None:  # pragma: no cover - a failed parse recorded problems above
             raise UsageIntelligenceValidationError("file_kind: no valid selection")

@@ -9,20 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.fluid_topics import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from airflow_provider_usageintel.archive.layout import FLUID_TOPICS_PREFIX, check_key, events_key
-from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
 from airflow_provider_usageintel.operators.base import Problems, whole_number_within
 from airflow_provider_usageintel.operators.fluid_topics import FluidTopicsBaseOperator, Names
-from airflow_provider_usageintel.transfers.destination import (
-    ToS3BaseOperator,
-    check_part_size,
-)
+from airflow_provider_usageintel.transfers.destination import StreamToS3BaseOperator
 from airflow_provider_usageintel.utils.progress import Progress
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator, ToS3BaseOperator):
+class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator, StreamToS3BaseOperator):
     """Stream every event of the window into S3 as gzipped NDJSON, one event per line.
 
     Pages are followed oldest first until ``lastPage``; one page is in memory at a
@@ -31,8 +27,9 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator, ToS3BaseOperator):
     with the same bytes (the window fixes the key, the order and the content;
     gzip carries no timestamp), so retries and backfills are idempotent.
 
-    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
-    are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`.
+    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``,
+    ``part_size``, ``progress_interval``) are those of
+    :class:`~airflow_provider_usageintel.transfers.destination.StreamToS3BaseOperator`. Its own:
 
     :param s3_prefix: prefix of the default key ``<prefix>/<start>_<end>.ndjson.gz``. (templated)
     :param s3_key: the whole key instead, e.g. ``events/{{ ds }}.ndjson.gz``. (templated)
@@ -41,15 +38,13 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator, ToS3BaseOperator):
     :param groups: keep only users of these groups. (templated)
     :param roles: keep only users with these roles. (templated)
     :param per_page: events per call (1 to 10000).
-    :param part_size: multipart part size in bytes.
-    :param progress_interval: seconds between progress lines in the log.
 
     Returns (pushed to XCom): key, rows, bytes and SHA-256 of the object, the window and the duration.
     """
 
     template_fields: Sequence[str] = (
         *FluidTopicsBaseOperator.template_fields,
-        *ToS3BaseOperator.template_fields,
+        *StreamToS3BaseOperator.template_fields,
         "s3_prefix",
         "s3_key",
         "user_ids",
@@ -68,8 +63,6 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator, ToS3BaseOperator):
         groups: Names = None,
         roles: Names = None,
         per_page: int = DEFAULT_PER_PAGE,
-        part_size: int = DEFAULT_PART_SIZE,
-        progress_interval: float = 30.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -80,14 +73,12 @@ class FluidTopicsEventsToS3Operator(FluidTopicsBaseOperator, ToS3BaseOperator):
         self.groups = groups
         self.roles = roles
         self.per_page = per_page
-        self.part_size = part_size
-        self.progress_interval = progress_interval
 
     def _validate(self, context: Context) -> tuple[dt.datetime, dt.datetime, str]:
         problems = Problems()
         self.destination.check(problems)
         whole_number_within(self.per_page, "per_page", 1, MAX_PER_PAGE, problems)
-        problems.check(check_part_size, self.part_size)
+        self.check_streaming(problems)
         start, end = self.window(context, problems)
         key = self.s3_key or events_key(self.s3_prefix, start, end)
         problems.check(check_key, key, "s3_key")

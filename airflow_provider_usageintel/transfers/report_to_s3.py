@@ -20,15 +20,12 @@ from typing import IO, Any
 from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.endpoints import Endpoint, Paging
-from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE
 from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
 from airflow_provider_usageintel.operators.base import Problems, UsageIntelligenceReportBaseOperator
-from airflow_provider_usageintel.transfers.destination import (
-    ToS3BaseOperator,
-    check_part_size,
-)
+from airflow_provider_usageintel.transfers.destination import StreamToS3BaseOperator, counted
 from airflow_provider_usageintel.utils.flatten import flatten, to_csv, to_ndjson
+from airflow_provider_usageintel.utils.progress import Progress
 
 FLAT_FORMATS = {"ndjson": (to_ndjson, "application/x-ndjson"), "csv": (to_csv, "text/csv")}
 #: spooled bytes handed to the upload at a time.
@@ -42,7 +39,7 @@ def payload(endpoint: Endpoint, answer: dict[str, Any]) -> Any:
     return answer
 
 
-class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, ToS3BaseOperator):
+class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, StreamToS3BaseOperator):
     """Write a report's whole answer to ``s3_key`` as JSON and, flattened, next to it as NDJSON or CSV.
 
     The JSON object is the server's answer with every documented field; for a paged
@@ -50,8 +47,10 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, T
     other fields from the last page, the returned count set to the rows returned in all.
     The flat object holds the rows of the answer's data (its result key).
 
-    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
-    are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`.
+    The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``,
+    ``part_size``, ``progress_interval``) are those of
+    :class:`~airflow_provider_usageintel.transfers.destination.StreamToS3BaseOperator`; a paged
+    report logs its rows read and bytes uploaded every ``progress_interval`` seconds.
 
     The report parameters (``report``, ``request``, ``page_size``) are those of
     :class:`~airflow_provider_usageintel.operators.base.UsageIntelligenceReportBaseOperator`. Its own:
@@ -59,7 +58,6 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, T
     :param s3_key: key of the JSON object (templated), e.g. ``reports/{{ ds }}/date_range.json``.
     :param flat_format: ``ndjson`` (default), ``csv`` or ``None`` for the JSON only.
     :param flat_key: key of the flat object (default: ``s3_key`` with the format's extension).
-    :param part_size: multipart part size in bytes for large objects.
 
     Returns (pushed to XCom): the keys written with their sizes, SHA-256 and row count, and the pages
     read.
@@ -67,7 +65,7 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, T
 
     template_fields: Sequence[str] = (
         *UsageIntelligenceReportBaseOperator.template_fields,
-        *ToS3BaseOperator.template_fields,
+        *StreamToS3BaseOperator.template_fields,
         "s3_key",
         "flat_key",
     )
@@ -78,14 +76,12 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, T
         s3_key: str,
         flat_format: str | None = "ndjson",
         flat_key: str | None = None,
-        part_size: int = DEFAULT_PART_SIZE,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.s3_key = s3_key
         self.flat_format = flat_format
         self.flat_key = flat_key
-        self.part_size = part_size
 
     def _flat_key(self) -> str:
         if self.flat_key:
@@ -103,7 +99,7 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, T
         problems.check(check_key, self.s3_key, "s3_key")
         if self.flat_format in FLAT_FORMATS:
             problems.check(check_key, self._flat_key(), "flat_key")
-        problems.check(check_part_size, self.part_size)
+        self.check_streaming(problems)
         problems.raise_if_any()
         if endpoint is None:  # pragma: no cover - recorded as a problem above
             raise UsageIntelligenceValidationError("report: unknown")
@@ -116,10 +112,8 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, T
         if endpoint.paging is Paging.NONE:
             written = self._write_answer(endpoint, hook.run_report(self.report, request, self.product_id))
         else:
-            with tempfile.TemporaryFile() as file:
-                spool = PagedSpool(endpoint, file)
-                spool.add(hook.iter_pages(self.report, request, self.product_id, self.page_size))
-                written, pages = self._write_spool(spool), spool.pages
+            pages_read = hook.iter_pages(self.report, request, self.product_id, self.page_size)
+            written, pages = self._write_pages(endpoint, pages_read)
         self.destination.record_assets(context, [(w["key"], {"report": self.report, **w}) for w in written])
         self.log.info(
             "Report %s (%d page(s)) written to %s",
@@ -146,44 +140,68 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, T
 
     # -- every page, from the spool -----------------------------------------------------------------
 
-    def _write_spool(self, spool: PagedSpool) -> list[dict[str, Any]]:
-        written = [self._stream(self.s3_key, spool.json_chunks(), "application/json")]
+    def _write_pages(
+        self, endpoint: Endpoint, pages: Iterable[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Spool every page, then stream the objects; progress (rows read, bytes sent) goes to the log."""
+        label = f"Report {self.report} to s3://{self.s3_bucket}/{self.s3_key}"
+        objects = 2 if self.flat_format else 1
+        with (
+            tempfile.TemporaryFile() as file,
+            Progress(self.log, label, objects, self.progress_interval, item_name="rows") as progress,
+        ):
+            spool = PagedSpool(endpoint, file, progress)
+            spool.add(pages)
+            return self._write_spool(spool, progress), spool.pages
+
+    def _write_spool(self, spool: PagedSpool, progress: Progress) -> list[dict[str, Any]]:
+        written = [self._stream(self.s3_key, spool.json_chunks(), "application/json", progress)]
         written[0]["rows"] = spool.rows
         if self.flat_format == "ndjson":
             chunks = _batched(
                 json.dumps(row, separators=(",", ":"), default=str) + "\n" for row in spool.flat_rows()
             )
             written.append(
-                {**self._stream(self._flat_key(), chunks, "application/x-ndjson"), "rows": spool.flat}
+                {
+                    **self._stream(self._flat_key(), chunks, "application/x-ndjson", progress),
+                    "rows": spool.flat,
+                }
             )
         elif self.flat_format == "csv":
             written.append(
-                {**self._stream(self._flat_key(), spool.csv_chunks(), "text/csv"), "rows": spool.flat}
+                {
+                    **self._stream(self._flat_key(), spool.csv_chunks(), "text/csv", progress),
+                    "rows": spool.flat,
+                }
             )
         return written
 
-    def _stream(self, key: str, chunks: Iterable[bytes], content_type: str) -> dict[str, Any]:
+    def _stream(
+        self, key: str, chunks: Iterable[bytes], content_type: str, progress: Progress
+    ) -> dict[str, Any]:
         """One object from ``chunks``, whole or not at all; its key, size and SHA-256."""
-        counted = _Digest(chunks)
+        digest = _Digest(counted(chunks, progress))
         self.destination.hook.upload_stream(
             self.s3_bucket,
             key,
-            counted,
+            digest,
             metadata={"source-report": self.report},
-            final_metadata=lambda: {"sha256": counted.sha256, "size": counted.size},
+            final_metadata=lambda: {"sha256": digest.sha256, "size": digest.size},
             part_size=self.part_size,
             content_type=content_type,
         )
-        return {"key": key, "size": counted.size, "sha256": counted.sha256}
+        progress.file_done()
+        return {"key": key, "size": digest.size, "sha256": digest.sha256}
 
 
 class PagedSpool:
     """The pages of a paged report on a local file, one JSON row per line, and what the last page said."""
 
-    def __init__(self, endpoint: Endpoint, spool: IO[bytes]) -> None:
+    def __init__(self, endpoint: Endpoint, spool: IO[bytes], progress: Progress | None = None) -> None:
         self.endpoint = endpoint
         self.key = endpoint.result_key or "result"
         self.spool = spool
+        self.progress = progress
         self.rows = 0
         self.pages = 0
         #: flat rows the rows make, and their columns in order of appearance (for CSV).
@@ -201,6 +219,8 @@ class PagedSpool:
                     self.flat += 1
             self.rows += len(rows)
             self.pages += 1
+            if self.progress is not None:
+                self.progress.add_items(len(rows))
             self.last = {k: v for k, v in page.items() if k != self.key}
 
     def answer_fields(self) -> dict[str, Any]:

@@ -12,6 +12,9 @@ import time
 from types import TracebackType
 from typing import Any, Protocol
 
+#: seconds between progress lines: often enough to see a stall, rarely enough to keep logs short.
+DEFAULT_PROGRESS_INTERVAL = 30.0
+
 
 class InfoLog(Protocol):
     def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...
@@ -26,10 +29,15 @@ def human_bytes(size: float) -> str:
 
 
 class Progress:
-    """Counts files and bytes; use as a context manager to log while work runs and a summary after."""
+    """Counts files, bytes and rows or events; as a context manager, logs while work runs and at the end."""
 
     def __init__(
-        self, log: InfoLog, label: str, total_files: int, interval: float = 30.0, item_name: str | None = None
+        self,
+        log: InfoLog,
+        label: str,
+        total_files: int,
+        interval: float = DEFAULT_PROGRESS_INTERVAL,
+        item_name: str | None = None,
     ) -> None:
         self.log = log
         #: what ``add_items`` counts (e.g. "rows"); ``None`` when only files and bytes matter.
@@ -73,16 +81,18 @@ class Progress:
 
     def line(self) -> str:
         with self._lock:
-            done, skipped, failed, size = (
+            done, skipped, failed, size, items = (
                 self.files_done,
                 self.files_skipped,
                 self.files_failed,
                 self.bytes_done,
+                self.items,
             )
         elapsed = max(self.elapsed, 1e-9)
+        counted = f"{items} {self.item_name}, " if self.item_name else ""
         text = (
             f"{self.label}: {done + skipped + failed}/{self.total_files} files "
-            f"({done} transferred, {skipped} skipped, {failed} failed), "
+            f"({done} transferred, {skipped} skipped, {failed} failed), {counted}"
             f"{human_bytes(size)} in {elapsed:.1f} s ({human_bytes(size / elapsed)}/s)"
         )
         return text
