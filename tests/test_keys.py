@@ -14,6 +14,7 @@ from airflow_provider_usageintel.archive.layout import (
     client_properties_key,
     common_prefix,
     file_key_space,
+    flat_key_beside,
     index_key,
     is_index_key,
     known_prefix,
@@ -198,6 +199,16 @@ def test_every_key_beside_the_files_comes_from_the_layout():
     # A templated prefix renders later: it is one segment now, and the task checks the rendered key.
     templated = "{{ var.value.get('usageintel_prefix', 'usageintel') }}"
     assert manifest_key(templated, "daily", "{{ ds }}") == f"{templated}/_manifests/daily/{{{{ ds }}}}.json"
+
+
+def test_flat_rows_go_beside_the_json_answer():
+    assert flat_key_beside("lake/reports/weekly/2024-03-09/date_range.json", "csv") == (
+        "lake/reports/weekly/2024-03-09/date_range.csv"
+    )
+    assert flat_key_beside("fusionauth/login/2024-03-14T0000_2024-03-15T0000.json", "ndjson") == (
+        "fusionauth/login/2024-03-14T0000_2024-03-15T0000.ndjson"
+    )
+    assert flat_key_beside("reports/clients", "ndjson") == "reports/clients.ndjson"
 
 
 def test_the_example_dags_keys_come_from_the_layout_too():

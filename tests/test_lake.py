@@ -229,6 +229,18 @@ def backfill(s3, **kwargs):
     return UsageIntelligenceArchiveToLakeOperator(**args).execute({})
 
 
+def test_backfill_checks_the_archive_layout_as_the_files_transfer_does(ui_conn, usageintel_emulator, s3):
+    """The layout is the archive base's, checked by one method: a bad one fails before any call."""
+    with pytest.raises(UsageIntelligenceValidationError) as info:
+        backfill(s3, s3_prefix="../archive", key_template="{prefix}/{file_name!r}", manifest_key="../m.json")
+    problems = str(info.value)
+    assert "s3_prefix: '../archive' is not a valid key prefix" in problems
+    assert "key_template: '{prefix}/{file_name!r}' formats a placeholder" in problems
+    assert "manifest_key: '../m.json' is not a valid object key" in problems
+    assert usageintel_emulator.control.requests() == []
+    assert s3.list_keys() == []
+
+
 def test_backfill_reads_the_archive_only_and_is_idempotent(ui_conn, usageintel_emulator, s3, glue):
     archive(s3, lake=False, since="2024-03-01")
     usageintel_emulator.control.reset()

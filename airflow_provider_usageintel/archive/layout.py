@@ -202,6 +202,12 @@ def report_key(prefix: str, period: str, stop: str, report: str) -> str:
     return f"{reports_prefix(prefix, period, stop)}/{report}.json"
 
 
+def flat_key_beside(key: str, extension: str) -> str:
+    """The flat rows' key beside an answer's JSON key: ``.json`` replaced by ``.{extension}``."""
+    base = key[: -len(".json")] if key.endswith(".json") else key
+    return f"{base}.{extension}"
+
+
 def client_properties_key(prefix: str, stop: str) -> str:
     """The client-property export whose window ends on ``stop``."""
     return _under(prefix, CLIENTS_DIR, stop, CLIENT_PROPERTIES_NAME)

@@ -221,14 +221,12 @@ class UsageIntelligenceFileOperator(UsageIntelligenceFileWindowOperator):
         super().__init__(**kwargs)
         self.file_names = file_names
 
-    def parse_selection(
-        self, problems: Problems, frequency: FrequencyArg = None, *, include_open: bool = False
-    ) -> FileSelection | None:
+    def parse_selection(self, problems: Problems, *, include_open: bool = False) -> FileSelection | None:
         """The selection the parameters describe; every bad one is recorded in ``problems``."""
         return problems.check(
             FileSelection.parse,
             self.file_kind,
-            self.chosen_frequency() if frequency is None else frequency,
+            self.chosen_frequency(),
             self.since,
             self.until,
             self.file_names,

@@ -22,19 +22,17 @@ from airflow_provider_usageintel.archive.assets import record_objects
 from airflow_provider_usageintel.archive.errors import s3_errors
 from airflow_provider_usageintel.archive.lake_layout import PARTITION_KEYS, check_lake_prefix
 from airflow_provider_usageintel.archive.layout import (
-    DEFAULT_PREFIX,
-    check_key_template,
     index_key,
     object_key,
     selection_prefix,
 )
-from airflow_provider_usageintel.archive.validation import check_bucket_name, check_key
+from airflow_provider_usageintel.archive.validation import check_bucket_name
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
 from airflow_provider_usageintel.operators.base import (
     Problems,
-    UsageIntelligenceFileOperator,
     positive_number,
 )
+from airflow_provider_usageintel.transfers.archive_base import UsageIntelligenceArchiveBaseOperator
 from airflow_provider_usageintel.transfers.destination import StreamToS3BaseOperator, ToS3BaseOperator
 
 if TYPE_CHECKING:
@@ -343,44 +341,41 @@ def export_day(context: Mapping[str, Any]) -> str:
     return str(moment.date().isoformat())
 
 
-class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator, ToS3BaseOperator):
+class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceArchiveBaseOperator, ToS3BaseOperator):
     """Backfill the Parquet lake from zips already in the archive, without calling the vendor API.
 
-    Lists the archive (layout of :class:`UsageIntelligenceFilesToS3Operator`: same ``s3_prefix``
-    and ``key_template``), reads each final file's zip from S3 in ranged GETs and writes the
+    Lists the archive (the layout :class:`UsageIntelligenceFilesToS3Operator` wrote: same
+    ``s3_prefix`` and ``key_template``), reads each final file's zip from S3 in ranged GETs and writes the
     partitions the lake lacks or whose source changed (see docs/query.md).
 
-    Takes the selection parameters of :class:`UsageIntelligenceFileOperator` (``file_kind``,
-    ``frequency`` (``daily``, ``monthly`` or both), ``since``, ``until``, ``file_names``; without
-    ``since`` and ``until``, the whole archive), ``product_id`` and ``usage_intelligence_conn_id``.
+    Takes the selection and layout parameters of
+    :class:`~airflow_provider_usageintel.transfers.archive_base.UsageIntelligenceArchiveBaseOperator`
+    (``file_kind``, ``frequency`` (``daily``, ``monthly`` or both), ``since``, ``until``,
+    ``file_names``; without ``since`` and ``until``, the whole archive; ``s3_prefix``,
+    ``key_template``, ``manifest_key`` for the run summary), ``product_id`` and
+    ``usage_intelligence_conn_id``.
     The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``)
     are those of :class:`~airflow_provider_usageintel.transfers.destination.ToS3BaseOperator`
     (``s3_bucket`` is the archive's bucket, also the lake's unless ``lake_bucket``;
     ``asset_alias`` gets one Asset event per partition). Its own:
 
     :param lake_prefix: key prefix of the lake, e.g. ``usageintel-lake``.
-    :param s3_prefix: the archive's key prefix.
-    :param key_template: the archive's key layout, if not the default.
     :param lake_bucket: write the lake to another bucket.
     :param glue_database: register tables and partitions in this Glue database (``None``: no Glue).
     :param glue_table_template: table names, placeholders ``dataset``, ``file_kind``, ``frequency``.
     :param compression: Parquet compression (``snappy``, ``zstd``, ``gzip``, ``none``).
     :param replace: rewrite partitions even when their source did not change.
     :param max_concurrency: files converted at once (CPU-bound: about one per core).
-    :param manifest_key: also write the run summary as JSON to this key.
 
     Returns (pushed to XCom): partitions written, skipped and failed, rows and rejected rows.
     """
 
     template_fields: Sequence[str] = (
-        *UsageIntelligenceFileOperator.template_fields,
+        *UsageIntelligenceArchiveBaseOperator.template_fields,
         *ToS3BaseOperator.template_fields,
-        "s3_prefix",
-        "key_template",
         "lake_prefix",
         "lake_bucket",
         "glue_database",
-        "manifest_key",
         "replace",
     )
     ui_color = "#eaf5e1"
@@ -389,20 +384,15 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator, ToS3
         self,
         *,
         lake_prefix: str,
-        s3_prefix: str = DEFAULT_PREFIX,
-        key_template: str | None = None,
         lake_bucket: str | None = None,
         glue_database: str | None = None,
         glue_table_template: str = "{dataset}",
         compression: str = "snappy",
         replace: bool = False,
         max_concurrency: int = 2,
-        manifest_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.s3_prefix = s3_prefix
-        self.key_template = key_template
         self.lake_prefix = lake_prefix
         self.lake_bucket = lake_bucket
         self.glue_database = glue_database
@@ -410,11 +400,10 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator, ToS3
         self.compression = compression
         self.replace = replace
         self.max_concurrency = max_concurrency
-        self.manifest_key = manifest_key
 
     def _validate(self) -> tuple[FileSelection, dict[str, Any], str]:
         problems = Problems()
-        selection = self.parse_selection(problems, self.frequency)
+        selection = self.parse_selection(problems)
         if selection is not None and Frequency.OPEN in selection.frequencies:
             problems.add(
                 "frequency: open files are not final and have no lake table (allowed: daily, monthly)"
@@ -432,10 +421,7 @@ class UsageIntelligenceArchiveToLakeOperator(UsageIntelligenceFileOperator, ToS3
                 "max_concurrency": self.max_concurrency,
             },
         )
-        if self.key_template:
-            problems.check(check_key_template, self.key_template)
-        if self.manifest_key:
-            problems.check(check_key, self.manifest_key, "manifest_key")
+        self.check_archive(problems)
         problems.raise_if_any()
         if selection is None or settings is None or product_id is None:  # pragma: no cover
             raise UsageIntelligenceValidationError("file_kind: no valid selection")

@@ -20,12 +20,6 @@ from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.files import FileKind, FileRecord, RejectedRecord, unique_records
 from airflow_provider_usageintel.api.selection import FileSelection
-from airflow_provider_usageintel.archive.layout import (
-    DEFAULT_PREFIX,
-    check_key,
-    check_key_template,
-    check_prefix,
-)
 from airflow_provider_usageintel.archive.manifest import asset_extra, files_manifest, raise_for_failures
 from airflow_provider_usageintel.archive.plan import ArchivePlanner, PlannedFile
 from airflow_provider_usageintel.exceptions import (
@@ -33,10 +27,10 @@ from airflow_provider_usageintel.exceptions import (
 )
 from airflow_provider_usageintel.operators.base import (
     Problems,
-    UsageIntelligenceFileOperator,
     parse_records,
     whole_number_within,
 )
+from airflow_provider_usageintel.transfers.archive_base import UsageIntelligenceArchiveBaseOperator
 from airflow_provider_usageintel.transfers.archive_to_lake import ToS3AndLakeBaseOperator, keep_lake_in_step
 from airflow_provider_usageintel.transfers.file_pool import FilePool
 from airflow_provider_usageintel.utils.sessions import end_session_soon
@@ -44,12 +38,13 @@ from airflow_provider_usageintel.utils.sessions import end_session_soon
 MAX_CONCURRENCY = 64
 
 
-class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3AndLakeBaseOperator):
+class UsageIntelligenceFilesToS3Operator(UsageIntelligenceArchiveBaseOperator, ToS3AndLakeBaseOperator):
     """Stream custom-event, exception or raw-event files into S3, skipping those already archived.
 
-    Takes the selection parameters of :class:`UsageIntelligenceFileOperator` (``file_kind``,
-    ``frequency``, ``since``, ``until``, ``file_names``), ``product_id`` and
-    ``usage_intelligence_conn_id``.
+    Takes the selection and layout parameters of
+    :class:`~airflow_provider_usageintel.transfers.archive_base.UsageIntelligenceArchiveBaseOperator`
+    (``file_kind``, ``frequency``, ``since``, ``until``, ``file_names``, ``s3_prefix``,
+    ``key_template``, ``manifest_key``), ``product_id`` and ``usage_intelligence_conn_id``.
     The S3 parameters (``s3_bucket``, ``aws_conn_id``, ``asset_alias``, ``abort_uploads_older_than``,
     ``part_size``, ``progress_interval``) and the lake's (``lake_prefix``, ``lake_options``) are
     those of :class:`~airflow_provider_usageintel.transfers.archive_to_lake.ToS3AndLakeBaseOperator`;
@@ -58,27 +53,19 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3AndL
 
     :param files: file records (dicts from ``UsageIntelligenceListFilesOperator``), or one record when
         the task is mapped with ``.expand(files=...)``; skips the listing call.
-    :param s3_prefix: key prefix.
-    :param key_template: key layout of final files, default
-        ``{prefix}/{product_id}/{file_kind}/{frequency}/{yyyy}/{mm}/{file_name}``
-        (placeholders: prefix, product_id, file_kind, frequency, yyyy, mm, dd, file_name).
     :param replace: transfer even files already archived.
     :param max_concurrency: files transferred at once.
     :param include_open: also archive today's open (non-final) file, under ``{prefix}/open/``; it is
         overwritten when its content changes.
-    :param manifest_key: also write the run manifest as JSON to this key.
 
     Returns (pushed to XCom): the manifest: transferred, skipped, failed and rejected files, aborted
     leftover uploads, bytes, durations.
     """
 
     template_fields: Sequence[str] = (
-        *UsageIntelligenceFileOperator.template_fields,
+        *UsageIntelligenceArchiveBaseOperator.template_fields,
         *ToS3AndLakeBaseOperator.template_fields,
         "files",
-        "s3_prefix",
-        "key_template",
-        "manifest_key",
     )
     template_fields_renderers = {"files": "json", "file_names": "json"}
 
@@ -86,22 +73,16 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3AndL
         self,
         *,
         files: dict[str, Any] | Sequence[dict[str, Any]] | None = None,
-        s3_prefix: str = DEFAULT_PREFIX,
-        key_template: str | None = None,
         replace: bool = False,
         max_concurrency: int = 4,
         include_open: bool = False,
-        manifest_key: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.files = files
-        self.s3_prefix = s3_prefix
-        self.key_template = key_template
         self.replace = replace
         self.max_concurrency = max_concurrency
         self.include_open = include_open
-        self.manifest_key = manifest_key
         self._cancelled = threading.Event()
 
     # -- the story ------------------------------------------------------------------------------
@@ -147,17 +128,13 @@ class UsageIntelligenceFilesToS3Operator(UsageIntelligenceFileOperator, ToS3AndL
     def _validate(self) -> tuple[FileSelection, list[FileRecord] | None]:
         """Check every parameter before any network call; report all problems at once."""
         problems = Problems()
-        selection = self.parse_selection(problems, self.frequency, include_open=self.include_open)
+        selection = self.parse_selection(problems, include_open=self.include_open)
         given = None
         if self.files is not None:
             given = parse_records(self.files, selection.file_kind if selection else None, problems)
         self.check_product_id(problems)
         self.destination.check(problems)
-        problems.check(check_prefix, self.s3_prefix)
-        if self.key_template is not None:
-            problems.check(check_key_template, self.key_template)
-        if self.manifest_key:
-            problems.check(check_key, self.manifest_key, "manifest_key")
+        self.check_archive(problems)
         whole_number_within(self.max_concurrency, "max_concurrency", 1, MAX_CONCURRENCY, problems)
         self.check_streaming(problems)
         self.check_lake(problems)

@@ -9,6 +9,7 @@ from airflow_provider_usageintel.api.fusionauth import flat_rows
 from airflow_provider_usageintel.archive.layout import (
     FUSIONAUTH_PREFIX,
     check_key,
+    flat_key_beside,
     fusionauth_report_key,
     fusionauth_snapshot_key,
 )
@@ -79,8 +80,7 @@ class FusionAuthReportToS3Operator(FusionAuthBaseOperator, ToS3BaseOperator):
         self.flat = flat
 
     def _flat_key(self, key: str) -> str:
-        base = key[: -len(".json")] if key.endswith(".json") else key
-        return self.flat_key or f"{base}.ndjson"
+        return self.flat_key or flat_key_beside(key, "ndjson")
 
     def _check_keys(self, key: str, problems: Problems) -> None:
         problems.check(check_key, key, "s3_key")

@@ -20,6 +20,7 @@ from typing import IO, Any
 from airflow.sdk import Context
 
 from airflow_provider_usageintel.api.endpoints import Endpoint, Paging
+from airflow_provider_usageintel.archive.layout import flat_key_beside
 from airflow_provider_usageintel.archive.validation import check_key
 from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
 from airflow_provider_usageintel.operators.base import Problems, UsageIntelligenceReportBaseOperator
@@ -84,10 +85,7 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, S
         self.flat_key = flat_key
 
     def _flat_key(self) -> str:
-        if self.flat_key:
-            return self.flat_key
-        base = self.s3_key[: -len(".json")] if self.s3_key.endswith(".json") else self.s3_key
-        return f"{base}.{self.flat_format}"
+        return self.flat_key or flat_key_beside(self.s3_key, str(self.flat_format))
 
     def _validate(self) -> tuple[Endpoint, Any]:
         """Every problem of the report, its request and the targets, before any call."""
