@@ -155,23 +155,10 @@ class UsageIntelligenceReportToS3Operator(UsageIntelligenceReportBaseOperator, S
     def _write_spool(self, spool: PagedSpool, progress: Progress) -> list[dict[str, Any]]:
         written = [self._stream(self.s3_key, spool.json_chunks(), "application/json", progress)]
         written[0]["rows"] = spool.rows
-        if self.flat_format == "ndjson":
-            chunks = _batched(
-                json.dumps(row, separators=(",", ":"), default=str) + "\n" for row in spool.flat_rows()
-            )
-            written.append(
-                {
-                    **self._stream(self._flat_key(), chunks, "application/x-ndjson", progress),
-                    "rows": spool.flat,
-                }
-            )
-        elif self.flat_format == "csv":
-            written.append(
-                {
-                    **self._stream(self._flat_key(), spool.csv_chunks(), "text/csv", progress),
-                    "rows": spool.flat,
-                }
-            )
+        if self.flat_format in FLAT_FORMATS:
+            chunks = spool.csv_chunks() if self.flat_format == "csv" else spool.ndjson_chunks()
+            flat = self._stream(self._flat_key(), chunks, FLAT_FORMATS[self.flat_format][1], progress)
+            written.append({**flat, "rows": spool.flat})
         return written
 
     def _stream(
@@ -252,6 +239,11 @@ class PagedSpool:
             f", {json.dumps(k)}: {json.dumps(v, default=str)}" for k, v in self.answer_fields().items()
         )
         yield b"]" + tail.encode() + b"}"
+
+    def ndjson_chunks(self) -> Iterator[bytes]:
+        return _batched(
+            json.dumps(row, separators=(",", ":"), default=str) + "\n" for row in self.flat_rows()
+        )
 
     def csv_chunks(self) -> Iterator[bytes]:
         columns = list(self.columns)
