@@ -63,6 +63,18 @@ class Problems:
             raise UsageIntelligenceValidationError(self.items)
 
 
+def positive_number(value: object, field: str, problems: Problems, *, integer: bool = True) -> None:
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+        bounds = "integers >= 1" if integer else "numbers > 0"
+        problems.add(f"{field}: {value!r} is not allowed (allowed: {bounds})")
+
+
+def whole_number_within(value: object, field: str, low: int, high: int, problems: Problems) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        problems.add(f"{field}: {value!r} is out of range (allowed: {low} to {high})")
+
+
 class UsageIntelligenceAPIError(UsageIntelligenceError):
     """The server answered with an error status or a body we cannot use."""
 

@@ -26,6 +26,7 @@ from airflow_provider_usageintel.exceptions import (
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceError,
     UsageIntelligenceValidationError,
+    positive_number,
 )
 from airflow_provider_usageintel.hooks.base import ApiHookBase
 from airflow_provider_usageintel.hooks.usage_intelligence import (
@@ -51,18 +52,6 @@ RECORD_FIELDS = ("file_kind", "frequency", "file_name", "start_date", "stop_date
 
 class UsageIntelligenceTaskError(UsageIntelligenceError, AirflowFailException):
     """Running the task again as is cannot help (or could do harm): fail it without Airflow retries."""
-
-
-def positive_number(value: object, field: str, problems: Problems, *, integer: bool = True) -> None:
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
-        bounds = "integers >= 1" if integer else "numbers > 0"
-        problems.add(f"{field}: {value!r} is not allowed (allowed: {bounds})")
-
-
-def whole_number_within(value: object, field: str, low: int, high: int, problems: Problems) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        problems.add(f"{field}: {value!r} is out of range (allowed: {low} to {high})")
 
 
 class ApiBaseOperator(BaseOperator, Generic[HookT]):

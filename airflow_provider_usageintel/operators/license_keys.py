@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from airflow_provider_usageintel.api.validation import request_problems
 from airflow_provider_usageintel.archive.assets import split_s3_uri
-from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, allowed, positive_number
 from airflow_provider_usageintel.operators.base import (
     Problems,
     UsageIntelligenceBaseOperator,
     UsageIntelligenceTaskError,
     json_argument,
-    positive_number,
     within,
 )
 from airflow_provider_usageintel.utils.license_key_files import parse_key_file

@@ -22,6 +22,7 @@ from airflow_provider_usageintel.api.selection import RAW_FREQUENCIES, FileSelec
 from airflow_provider_usageintel.exceptions import (
     UsageIntelligenceTransferError,
     UsageIntelligenceValidationError,
+    positive_number,
 )
 from airflow_provider_usageintel.operators.base import (
     FrequencyArg,
@@ -30,7 +31,6 @@ from airflow_provider_usageintel.operators.base import (
     UsageIntelligenceReportBaseOperator,
     UsageIntelligenceTaskError,
     parse_records,
-    positive_number,
 )
 from airflow_provider_usageintel.operators.license_keys import UsageIntelligenceLicenseKeysOperator
 from airflow_provider_usageintel.utils.extract import extract_csv_members

@@ -27,11 +27,7 @@ from airflow_provider_usageintel.archive.layout import (
     selection_prefix,
 )
 from airflow_provider_usageintel.archive.validation import check_bucket_name
-from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError
-from airflow_provider_usageintel.operators.base import (
-    Problems,
-    positive_number,
-)
+from airflow_provider_usageintel.exceptions import Problems, UsageIntelligenceValidationError, positive_number
 from airflow_provider_usageintel.transfers.archive_base import UsageIntelligenceArchiveBaseOperator
 from airflow_provider_usageintel.transfers.destination import StreamToS3BaseOperator, ToS3BaseOperator
 

@@ -29,8 +29,7 @@ from airflow_provider_usageintel.archive.layout import KeySpace, single_key_spac
 from airflow_provider_usageintel.archive.ndjson import GzipNdjson
 from airflow_provider_usageintel.archive.upload import DEFAULT_PART_SIZE, MIN_PART_SIZE, AbortedUpload
 from airflow_provider_usageintel.archive.validation import check_bucket_name
-from airflow_provider_usageintel.exceptions import Problems, UsageIntelligenceValidationError
-from airflow_provider_usageintel.operators.base import positive_number
+from airflow_provider_usageintel.exceptions import Problems, UsageIntelligenceValidationError, positive_number
 from airflow_provider_usageintel.utils.lineage import lineage_of, s3_namespace
 from airflow_provider_usageintel.utils.progress import DEFAULT_PROGRESS_INTERVAL, Progress
 

@@ -22,14 +22,8 @@ from airflow_provider_usageintel.api.files import FileKind, FileRecord, Rejected
 from airflow_provider_usageintel.api.selection import FileSelection
 from airflow_provider_usageintel.archive.manifest import asset_extra, files_manifest, raise_for_failures
 from airflow_provider_usageintel.archive.plan import ArchivePlanner, PlannedFile
-from airflow_provider_usageintel.exceptions import (
-    UsageIntelligenceValidationError,
-)
-from airflow_provider_usageintel.operators.base import (
-    Problems,
-    parse_records,
-    whole_number_within,
-)
+from airflow_provider_usageintel.exceptions import UsageIntelligenceValidationError, whole_number_within
+from airflow_provider_usageintel.operators.base import Problems, parse_records
 from airflow_provider_usageintel.transfers.archive_base import UsageIntelligenceArchiveBaseOperator
 from airflow_provider_usageintel.transfers.archive_to_lake import ToS3AndLakeBaseOperator, keep_lake_in_step
 from airflow_provider_usageintel.transfers.file_pool import FilePool

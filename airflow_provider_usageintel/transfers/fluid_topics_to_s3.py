@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_usageintel.api.fluid_topics import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from airflow_provider_usageintel.archive.layout import FLUID_TOPICS_PREFIX, check_key, events_key
-from airflow_provider_usageintel.operators.base import Problems, whole_number_within
+from airflow_provider_usageintel.exceptions import Problems, whole_number_within
 from airflow_provider_usageintel.operators.fluid_topics import FluidTopicsBaseOperator, Names
 from airflow_provider_usageintel.transfers.destination import StreamToS3BaseOperator
 from airflow_provider_usageintel.utils.progress import Progress
